@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# Upload benchmark: assetdrop vs curl -T, same bytes, same hub, same run.
+#   1,000 x 100 KB files, then one 1 GiB file (SIZE_MB overrides the big file's size).
+# Prints wall time, throughput and the client's peak memory (from /usr/bin/time) side by side.
+# curl gets its upload URLs before its clock starts, so it measures only the bytes; assetdrop's
+# time includes validating every file, reserving, uploading and registering the assets.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+command -v /usr/bin/time >/dev/null || { apt-get install -y -qq time >/dev/null; }
+cargo build --release --locked -q
+bin=$PWD/target/release/assetdrop
+work=$(mktemp -d); trap 'kill $hub_pid 2>/dev/null || true; rm -rf "$work"' EXIT
+big_mb=${SIZE_MB:-1024}
+small_n=${SMALL_N:-1000}
+
+mkdir -p "$work/small"
+python3 - "$work/small" "$small_n" <<'PY'
+import os, sys
+d, n = sys.argv[1], int(sys.argv[2])
+for i in range(n):
+    with open(os.path.join(d, f"f{i:04d}.txt"), "w") as f:
+        # valid UTF-8 text, 100 KB, different per file
+        line = (f"file {i} " + "lorem ipsum dolor sit amet " * 3 + "\n")
+        f.write((line * (102400 // len(line) + 1))[:102400])
+PY
+head -c $((big_mb * 1024 * 1024)) /dev/urandom | base64 -w 100 | head -c $((big_mb * 1024 * 1024)) > "$work/big.txt"
+
+"$bin" serve --root "$work/hub" --listen 127.0.0.1:0 --api-key bench > "$work/serve.log" 2>&1 &
+hub_pid=$!
+for _ in $(seq 100); do grep -q '^listening on ' "$work/serve.log" 2>/dev/null && break; sleep 0.1; done
+url=$(sed -n 's/^listening on //p' "$work/serve.log" | head -1)
+export ASSETDROP_HUB=$url ASSETDROP_API_KEY=bench
+project=$("$bin" project create bench)
+
+measure() { # label, command...
+  local label=$1; shift
+  /usr/bin/time -f "%e %M" -o "$work/time" "$@" > /dev/null
+  read -r secs kb < "$work/time"
+  echo "$label $secs $kb"
+}
+
+curl_many() { # dir -> curl config uploading every file to a fresh signed URL
+  local cfg=$work/curl.cfg; : > "$cfg"
+  for f in "$1"/*; do
+    u=$(curl -s -H "apikey: bench" "$url/v2/getUploadUrl?name=$(basename "$f")-$RANDOM$RANDOM&project=$project" | python3 -c 'import json,sys; print(json.load(sys.stdin)["data"]["uploadUrl"])')
+    printf 'upload-file = "%s"\nurl = "%s"\noutput = "/dev/null"\n' "$f" "$u" >> "$cfg"
+  done
+  echo "$cfg"
+}
+
+small_bytes=$(du -sb "$work/small" | cut -f1)
+big_bytes=$(stat -c %s "$work/big.txt")
+cfg_small=$(curl_many "$work/small")
+cp "$work/big.txt" "$work/bigdir.txt"; mkdir -p "$work/bigd"; mv "$work/bigdir.txt" "$work/bigd/big.txt"
+cfg_big=$work/curl-big.cfg; cp "$(curl_many "$work/bigd")" "$cfg_big"
+
+results=()
+results+=("$(measure "assetdrop small" "$bin" upload --project "$project" --concurrency 8 "$work/small")")
+results+=("$(measure "curl small" curl -s --parallel --parallel-max 8 -K "$cfg_small")")
+results+=("$(measure "assetdrop big" "$bin" upload --project "$project" "$work/big.txt")")
+results+=("$(measure "curl big" curl -s -K "$cfg_big")")
+
+printf '\n%-28s %10s %12s %14s\n' "run" "seconds" "MB/s" "peak RSS MB"
+for r in "${results[@]}"; do
+  set -- $r
+  what="$1 $2"; secs=$3; kb=$4
+  bytes=$small_bytes; [ "$2" = big ] && bytes=$big_bytes
+  printf '%-28s %10s %12.1f %14.1f\n' "$what" "$secs" "$(python3 -c "print($bytes/1e6/max($secs,0.001))")" "$(python3 -c "print($kb/1024)")"
+done
+a_small=$(echo "${results[0]}" | awk '{print $3}'); c_small=$(echo "${results[1]}" | awk '{print $3}')
+a_big=$(echo "${results[2]}" | awk '{print $3}'); c_big=$(echo "${results[3]}" | awk '{print $3}')
+echo
+echo "ratio assetdrop/curl time: small files $(python3 -c "print(round($a_small/$c_small,2))")x, 1 file of ${big_mb} MiB $(python3 -c "print(round($a_big/$c_big,2))")x"
+total=$("$bin" assets list --project "$project" --limit 1 --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["total"])')
+echo "assets registered by assetdrop: $total (expected $((small_n + 1)))"

@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Installs what building and testing assetdrop needs on Debian/Ubuntu: the C toolchain for
+# bundled SQLite, and the media tools the test fixtures are made with. Idempotent and quiet
+# when everything is present.
+set -euo pipefail
+
+need=()
+for pair in cc:build-essential pkg-config:pkg-config lame:lame ffmpeg:ffmpeg sox:sox opusenc:opus-tools \
+            oggenc:vorbis-tools flac:flac python3:python3 curl:curl; do
+  cmd=${pair%%:*}; pkg=${pair#*:}
+  command -v "$cmd" >/dev/null 2>&1 || need+=("$pkg")
+done
+if [ ${#need[@]} -gt 0 ]; then
+  SUDO=""
+  [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  echo "installing: ${need[*]}" >&2
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends \
+    -o DPkg::Lock::Timeout=600 "${need[@]}" >/dev/null
+fi
+if ! command -v cargo >/dev/null 2>&1; then
+  echo "cargo is missing: install Rust 1.85 or newer (https://rustup.rs), then run this again" >&2
+  exit 2
+fi

@@ -1,0 +1,377 @@
+//! The `assetdrop` command line: parses arguments into core config, runs one core call, and
+//! renders its events (progress bars on a terminal, or one JSON document with `--json`).
+//! Exit codes: 0 all imported, 1 some files rejected or failed, 2 usage or fatal error.
+
+mod render;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{bail, Context as _};
+use assetdrop::hub::{self, HubConfig, RunningHub};
+use assetdrop::media::{self, AudioPolicy, ProbeConfig, Verdict};
+use assetdrop::upload::{self, CancellationToken, HubClient, UploadConfig};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use serde_json::json;
+
+#[derive(Parser)]
+#[command(name = "assetdrop", version, about = "Import assets into annotation projects (Ango Hub's import API)")]
+struct Cli {
+    #[command(flatten)]
+    target: Target,
+    /// Print one JSON document instead of progress and text.
+    #[arg(long, global = true)]
+    json: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// Which hub to talk to.
+#[derive(Args, Clone)]
+struct Target {
+    /// A remote hub's URL; without it, the embedded hub at --root runs in-process.
+    #[arg(long, global = true, env = "ASSETDROP_HUB")]
+    hub: Option<String>,
+    /// The hub's API key (needed with --hub).
+    #[arg(long, global = true, env = "ASSETDROP_API_KEY", hide_env_values = true)]
+    api_key: Option<String>,
+    /// The embedded hub's folder (default: the OS data folder).
+    #[arg(long, global = true, env = "ASSETDROP_ROOT")]
+    root: Option<PathBuf>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run a hub server.
+    Serve(ServeArgs),
+    /// Create or list projects.
+    #[command(subcommand)]
+    Project(ProjectCmd),
+    /// Create batches.
+    #[command(subcommand)]
+    Batch(BatchCmd),
+    /// Validate and upload files and folders into a project.
+    Upload(UploadArgs),
+    /// Validate files and print the report; nothing is uploaded.
+    Probe(ProbeArgs),
+    /// List a project's assets.
+    #[command(subcommand)]
+    Assets(AssetsCmd),
+}
+
+#[derive(Args)]
+struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    listen: SocketAddr,
+    /// URL clients reach the hub at, if not the listening address (behind a proxy).
+    #[arg(long)]
+    public_url: Option<String>,
+    /// Largest upload accepted, in bytes.
+    #[arg(long, default_value_t = hub::DEFAULT_MAX_UPLOAD_BYTES)]
+    max_upload_bytes: u64,
+    /// Largest JSON request body, in bytes.
+    #[arg(long, default_value_t = hub::DEFAULT_MAX_JSON_BYTES)]
+    max_json_bytes: usize,
+    /// Lifetime of signed URLs, in seconds.
+    #[arg(long, default_value_t = hub::DEFAULT_URL_TTL_SECS)]
+    url_ttl: u64,
+}
+
+#[derive(Subcommand)]
+enum ProjectCmd {
+    /// Create a project and print its ID.
+    Create {
+        /// Project name.
+        name: String,
+        /// Description.
+        #[arg(long, default_value = "")]
+        description: String,
+    },
+    /// List projects.
+    List,
+}
+
+#[derive(Subcommand)]
+enum BatchCmd {
+    /// Create batches (existing names are kept).
+    Create {
+        /// Project ID.
+        project: String,
+        /// Batch names.
+        #[arg(required = true)]
+        names: Vec<String>,
+    },
+}
+
+#[derive(Subcommand)]
+enum AssetsCmd {
+    /// List a project's assets, oldest first.
+    List {
+        /// Project ID.
+        #[arg(long)]
+        project: String,
+        /// Page (1-based).
+        #[arg(long, default_value_t = 1)]
+        page: u64,
+        /// Assets per page.
+        #[arg(long, default_value_t = 100)]
+        limit: u64,
+        /// Only assets with this external ID.
+        #[arg(long)]
+        external_id: Option<String>,
+        /// Only assets in every one of these batches (names or IDs).
+        #[arg(long = "batch")]
+        batches: Vec<String>,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum AudioArg {
+    /// Refuse variable-bitrate audio.
+    Reject,
+    /// Import it with a warning.
+    Warn,
+    /// Convert it to PCM WAV before upload.
+    Convert,
+}
+
+impl From<AudioArg> for AudioPolicy {
+    fn from(a: AudioArg) -> Self {
+        match a {
+            AudioArg::Reject => AudioPolicy::Reject,
+            AudioArg::Warn => AudioPolicy::Warn,
+            AudioArg::Convert => AudioPolicy::Convert,
+        }
+    }
+}
+
+#[derive(Args)]
+struct UploadArgs {
+    /// Project ID (with the embedded hub, defaults to its "Default project").
+    #[arg(long)]
+    project: Option<String>,
+    /// Put every asset in this batch (repeatable).
+    #[arg(long = "batch")]
+    batches: Vec<String>,
+    /// Create batches that do not exist yet.
+    #[arg(long)]
+    create_batches: bool,
+    /// What to do with variable-bitrate audio.
+    #[arg(long, value_enum, default_value = "reject")]
+    audio: AudioArg,
+    /// Files uploaded at once.
+    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=256))]
+    concurrency: u16,
+    /// Task priority, -1000..1000.
+    #[arg(long, default_value_t = 0, allow_hyphen_values = true, value_parser = clap::value_parser!(i64).range(-1000..=1000))]
+    priority: i64,
+    /// Files and folders (folders are walked recursively).
+    #[arg(required = true)]
+    paths: Vec<PathBuf>,
+}
+
+#[derive(Args)]
+struct ProbeArgs {
+    /// Audio policy to judge by.
+    #[arg(long, value_enum, default_value = "reject")]
+    audio: AudioArg,
+    /// Files and folders.
+    #[arg(required = true)]
+    paths: Vec<PathBuf>,
+}
+
+/// The hub a command talks to; an embedded one is shut down when the command ends.
+struct Session {
+    client: HubClient,
+    embedded: Option<RunningHub>,
+}
+
+impl Session {
+    async fn open(target: &Target) -> anyhow::Result<Self> {
+        if let Some(url) = &target.hub {
+            let key = target.api_key.as_deref().context("--hub needs --api-key (or ASSETDROP_API_KEY)")?;
+            return Ok(Self { client: HubClient::new(url, key)?, embedded: None });
+        }
+        let root = root_dir(target)?;
+        let config = HubConfig { api_key: target.api_key.clone(), ..HubConfig::new(root) };
+        let running = hub::start(config, SocketAddr::from(([127, 0, 0, 1], 0))).await?;
+        let client = HubClient::new(&running.url, &running.api_key)?;
+        Ok(Self { client, embedded: Some(running) })
+    }
+
+    async fn close(self) -> anyhow::Result<()> {
+        if let Some(h) = self.embedded {
+            h.shutdown().await?;
+        }
+        Ok(())
+    }
+}
+
+fn root_dir(target: &Target) -> anyhow::Result<PathBuf> {
+    if let Some(r) = &target.root {
+        return Ok(r.clone());
+    }
+    let dirs = directories::ProjectDirs::from("", "", "assetdrop").context("cannot find the OS data folder; pass --root DIR")?;
+    Ok(dirs.data_dir().to_path_buf())
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("ASSETDROP_LOG").unwrap_or_else(|_| "warn".into()))
+        .with_writer(std::io::stderr)
+        .init();
+    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the runtime: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    match rt.block_on(run(cli)) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let json_out = cli.json;
+    match cli.command {
+        Command::Serve(a) => serve(&cli.target, a).await,
+        Command::Probe(a) => probe(&a, json_out).await,
+        Command::Project(cmd) => {
+            let s = Session::open(&cli.target).await?;
+            let out = match cmd {
+                ProjectCmd::Create { name, description } => {
+                    let p = s.client.create_project(&name, &description).await?;
+                    render::value(json_out, &json!(p), &p.id)
+                }
+                ProjectCmd::List => {
+                    let mut all = Vec::new();
+                    let mut page = 1;
+                    loop {
+                        let got = s.client.list_projects(page, 100).await?;
+                        let n = got.items.len();
+                        all.extend(got.items);
+                        if n == 0 || all.len() as u64 >= got.total {
+                            break;
+                        }
+                        page += 1;
+                    }
+                    let text = all.iter().map(|p| format!("{}  {}", p.id, p.name)).collect::<Vec<_>>().join("\n");
+                    render::value(json_out, &json!(all), &text)
+                }
+            };
+            s.close().await?;
+            out
+        }
+        Command::Batch(BatchCmd::Create { project, names }) => {
+            let s = Session::open(&cli.target).await?;
+            let mut made = Vec::new();
+            for n in &names {
+                made.push(s.client.create_batch(&project, n).await?);
+            }
+            let text = made.iter().map(|b| format!("{}  {}", b.id, b.name)).collect::<Vec<_>>().join("\n");
+            s.close().await?;
+            render::value(json_out, &json!(made), &text)
+        }
+        Command::Assets(AssetsCmd::List { project, page, limit, external_id, batches }) => {
+            let s = Session::open(&cli.target).await?;
+            let mut filters = serde_json::Map::new();
+            if let Some(e) = external_id {
+                filters.insert("externalId".into(), json!(e));
+            }
+            if !batches.is_empty() {
+                filters.insert("batches".into(), json!(batches));
+            }
+            let filters = if filters.is_empty() { serde_json::Value::Null } else { serde_json::Value::Object(filters) };
+            let got = s.client.list_assets(&project, page, limit, &filters).await?;
+            s.close().await?;
+            let text = render::assets_table(&got.items, got.total);
+            render::value(json_out, &json!({"assets": got.items, "total": got.total}), &text)
+        }
+        Command::Upload(a) => upload_cmd(&cli.target, a, json_out).await,
+    }
+}
+
+async fn serve(target: &Target, a: ServeArgs) -> anyhow::Result<ExitCode> {
+    if target.hub.is_some() {
+        bail!("--hub makes no sense with serve: serve runs a hub; use --listen");
+    }
+    let root = root_dir(target)?;
+    let config = HubConfig {
+        api_key: target.api_key.clone(),
+        public_url: a.public_url,
+        max_upload_bytes: a.max_upload_bytes,
+        max_json_bytes: a.max_json_bytes,
+        url_ttl_secs: a.url_ttl,
+        ..HubConfig::new(&root)
+    };
+    let running = hub::start(config, a.listen).await?;
+    println!("listening on {}", running.url);
+    if running.key_generated {
+        println!("api key: {} (generated; stored in {})", running.api_key, root.join(".hub/api-key").display());
+    } else if target.api_key.is_none() {
+        println!("api key: stored in {}", root.join(".hub/api-key").display());
+    }
+    println!("root: {}", root.display());
+    running.serve_until_signal().await?;
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn probe(a: &ProbeArgs, json_out: bool) -> anyhow::Result<ExitCode> {
+    let planned = upload::plan(&a.paths);
+    let config = ProbeConfig { audio: a.audio.into() };
+    let files: Vec<PathBuf> = planned.files.iter().map(|f| f.path.clone()).collect();
+    let reports = tokio::task::spawn_blocking(move || files.iter().map(|p| media::probe_with(p, &config)).collect::<Vec<_>>()).await?;
+    let bad = reports.iter().any(|r| r.verdict == Verdict::Reject) || !planned.failed.is_empty();
+    if json_out {
+        println!("{}", serde_json::to_string_pretty(&reports)?);
+    } else {
+        print!("{}", render::probe_table(&reports));
+    }
+    for f in &planned.failed {
+        eprintln!("error: {}", f.error.message);
+    }
+    Ok(if bad { ExitCode::from(1) } else { ExitCode::SUCCESS })
+}
+
+async fn upload_cmd(target: &Target, a: UploadArgs, json_out: bool) -> anyhow::Result<ExitCode> {
+    let s = Session::open(target).await?;
+    let project = match a.project {
+        Some(p) => p,
+        None if s.embedded.is_some() => upload::default_project(&s.client).await?.id,
+        None => bail!("--project is required with --hub"),
+    };
+    let config = UploadConfig {
+        batches: a.batches,
+        create_batches: a.create_batches,
+        audio: a.audio.into(),
+        concurrency: usize::from(a.concurrency),
+        priority: a.priority,
+        ..UploadConfig::new(project.clone())
+    };
+    let cancel = CancellationToken::new();
+    let on_ctrl_c = cancel.clone();
+    tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            on_ctrl_c.cancel();
+        }
+    });
+    let bars = render::Bars::new(!json_out);
+    let summary = upload::upload(&s.client, &a.paths, &config, &bars, &cancel).await;
+    bars.finish();
+    s.close().await?;
+    let summary = summary?;
+    if json_out {
+        println!("{}", serde_json::to_string_pretty(&summary)?);
+    } else {
+        print!("{}", render::upload_summary(&summary, &project));
+    }
+    Ok(if summary.all_imported() { ExitCode::SUCCESS } else { ExitCode::from(1) })
+}

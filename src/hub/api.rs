@@ -1,0 +1,772 @@
+//! The HTTP API: Ango's v2 import routes (JSON envelopes `{status, data}` / `{status:"fail",
+//! message}`), plus the signed blob routes under `/uploaded-data/`. Every client mistake is a 4xx
+//! naming the field; a 500 means a bug or a broken disk, and its cause is logged, not sent.
+
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use axum::body::{Body, Bytes};
+use axum::extract::{DefaultBodyLimit, FromRequest, Path as UrlPath, Request, State as AxState};
+use axum::http::{header, HeaderMap, Method, StatusCode, Uri};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post, put};
+use axum::Router;
+use futures::StreamExt;
+use object_store::path::Path as BlobPath;
+use object_store::{ObjectStoreExt, WriteMultipart};
+use serde::de::DeserializeOwned;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::catalog::{AssetFilter, CatalogError, NewAsset};
+use super::sign::SignedQuery;
+use super::State;
+
+type Shared = Arc<State>;
+
+/// A client-visible failure: status + message, sent as Ango's fail envelope.
+#[derive(Debug)]
+pub(crate) struct ApiError {
+    status: StatusCode,
+    message: String,
+}
+
+impl ApiError {
+    fn new(status: StatusCode, message: impl Into<String>) -> Self {
+        Self { status, message: message.into() }
+    }
+    fn bad(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, message)
+    }
+    fn not_found(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::NOT_FOUND, message)
+    }
+    fn internal(what: &str, e: &dyn std::fmt::Display) -> Self {
+        tracing::error!("{what}: {e}");
+        Self::new(StatusCode::INTERNAL_SERVER_ERROR, format!("internal error: {what}"))
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        (self.status, axum::Json(json!({"status": "fail", "message": self.message}))).into_response()
+    }
+}
+
+impl From<CatalogError> for ApiError {
+    fn from(e: CatalogError) -> Self {
+        match e {
+            CatalogError::NotFound(m) => Self::not_found(m),
+            CatalogError::Conflict(m) => Self::new(StatusCode::CONFLICT, m),
+            CatalogError::Invalid(m) => Self::bad(m),
+            other => Self::internal("catalog", &other),
+        }
+    }
+}
+
+type ApiResult = Result<Response, ApiError>;
+
+fn success(status: StatusCode, data: Value) -> ApiResult {
+    Ok((status, axum::Json(json!({"status": "success", "data": data}))).into_response())
+}
+
+/// A JSON body whose every failure (too large, not JSON, wrong shape) is a fail envelope that
+/// says what is wrong and where.
+struct JsonBody<T>(T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for JsonBody<T> {
+    type Rejection = ApiError;
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        let bytes = Bytes::from_request(req, state).await.map_err(|e| {
+            if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "the request body is too large; send fewer assets per request")
+            } else {
+                ApiError::bad(format!("cannot read the request body: {e}"))
+            }
+        })?;
+        if bytes.is_empty() {
+            return Err(ApiError::bad("the request body is empty; send a JSON object"));
+        }
+        serde_json::from_slice(&bytes)
+            .map(JsonBody)
+            .map_err(|e| ApiError::bad(format!("invalid JSON body: {e}")))
+    }
+}
+
+fn query<T: DeserializeOwned>(uri: &Uri) -> Result<T, ApiError> {
+    axum::extract::Query::<T>::try_from_uri(uri)
+        .map(|q| q.0)
+        .map_err(|e| ApiError::bad(format!("invalid query string: {}", e.body_text())))
+}
+
+fn now_secs() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
+}
+
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T, CatalogError> + Send + 'static) -> Result<T, ApiError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| ApiError::internal("catalog task", &e))?
+        .map_err(ApiError::from)
+}
+
+pub(crate) fn router(state: Shared) -> Router {
+    let v2 = Router::new()
+        .route("/v2/project", post(create_project))
+        .route("/v2/project/{id}", get(get_project))
+        .route("/v2/listProjects", get(list_projects))
+        .route("/v2/batches/{project}", post(create_batches))
+        .route("/v2/getUploadUrl", get(get_upload_url))
+        .route("/v2/getSignedUrl", get(get_signed_url))
+        .route("/v2/project/{id}/cloud", post(register_assets))
+        .route("/v2/project/{id}/assets", get(list_assets).delete(delete_assets))
+        .route("/v2/assignBatches", post(assign_batches))
+        .route("/v2/project/{id}/assetBuilderTemplates", post(save_template))
+        .route_layer(middleware::from_fn_with_state(state.clone(), require_key))
+        .layer(DefaultBodyLimit::max(state.config.max_json_bytes));
+    let blobs = Router::new()
+        .route("/uploaded-data/{project}/{name}", put(put_blob).get(get_blob))
+        .layer(DefaultBodyLimit::disable());
+    Router::new()
+        .merge(v2)
+        .merge(blobs)
+        .fallback(|method: Method, uri: Uri| async move {
+            ApiError::not_found(format!("no route for {method} {}", uri.path()))
+        })
+        .with_state(state)
+}
+
+async fn require_key(AxState(st): AxState<Shared>, headers: HeaderMap, req: Request, next: Next) -> Response {
+    let given = headers.get("apikey").and_then(|v| v.to_str().ok()).unwrap_or("");
+    // Compare digests, not strings, so the comparison takes the same time wherever they differ.
+    if given.is_empty() || blake3::hash(given.as_bytes()) != blake3::hash(st.api_key.as_bytes()) {
+        return ApiError::new(StatusCode::UNAUTHORIZED, "Invalid API KEY").into_response();
+    }
+    next.run(req).await
+}
+
+// ---- projects and batches -------------------------------------------------------------------
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CreateProject {
+    name: String,
+    #[serde(default)]
+    description: Option<String>,
+    #[serde(rename = "type", default)]
+    kind: Option<String>,
+}
+
+async fn create_project(AxState(st): AxState<Shared>, JsonBody(body): JsonBody<CreateProject>) -> ApiResult {
+    let project = blocking(move || {
+        st.catalog.create_project(
+            &body.name,
+            body.description.as_deref().unwrap_or(""),
+            body.kind.as_deref().unwrap_or("ango"),
+        )
+    })
+    .await?;
+    success(StatusCode::CREATED, json!({"project": project}))
+}
+
+async fn get_project(AxState(st): AxState<Shared>, UrlPath(id): UrlPath<String>) -> ApiResult {
+    let found = blocking(move || st.catalog.project(&id).map(|p| (p, id))).await?;
+    match found {
+        (Some(p), _) => success(StatusCode::OK, json!({"project": p})),
+        (None, id) => Err(ApiError::not_found(format!("project {id} not found"))),
+    }
+}
+
+#[derive(Deserialize)]
+struct Paging {
+    page: Option<String>,
+    limit: Option<String>,
+}
+
+fn paging(p: &Paging, max_limit: u64) -> Result<(u64, u64), ApiError> {
+    let page = match &p.page {
+        None => 1,
+        Some(s) => s.parse::<u64>().ok().filter(|n| *n >= 1).ok_or_else(|| ApiError::bad(format!("`page` must be a whole number from 1 (got {s:?})")))?,
+    };
+    let limit = match &p.limit {
+        None => 10,
+        Some(s) => s
+            .parse::<u64>()
+            .ok()
+            .filter(|n| (1..=max_limit).contains(n))
+            .ok_or_else(|| ApiError::bad(format!("`limit` must be a whole number from 1 to {max_limit} (got {s:?})")))?,
+    };
+    Ok((page, limit))
+}
+
+async fn list_projects(AxState(st): AxState<Shared>, uri: Uri) -> ApiResult {
+    let (page, limit) = paging(&query::<Paging>(&uri)?, 1000)?;
+    let (projects, total) = blocking(move || st.catalog.list_projects(page, limit)).await?;
+    success(StatusCode::OK, json!({"projects": projects, "total": total, "page": page, "limit": limit}))
+}
+
+async fn create_batches(AxState(st): AxState<Shared>, UrlPath(project): UrlPath<String>, JsonBody(body): JsonBody<Value>) -> ApiResult {
+    let Value::Object(mut body) = body else {
+        return Err(ApiError::bad("the body must be a JSON object: {\"name\": ...} or {\"batches\": [...]}"));
+    };
+    if let Some(name) = body.remove("name") {
+        let Value::String(name) = name else {
+            return Err(ApiError::bad("`name` must be a string"));
+        };
+        let batch = blocking(move || st.catalog.create_batch(&project, &name)).await?;
+        // The SDK documents the created batch under `data.project`.
+        return success(StatusCode::CREATED, json!({"project": batch}));
+    }
+    let Some(Value::Array(list)) = body.remove("batches") else {
+        return Err(ApiError::bad("send `name` (one batch) or `batches` (the full list of {_id?, name})"));
+    };
+    let mut wanted = Vec::with_capacity(list.len());
+    for (i, b) in list.into_iter().enumerate() {
+        let id = b.get("_id").map(|v| v.as_str().map(str::to_owned).ok_or_else(|| ApiError::bad(format!("batches[{i}]._id must be a string")))).transpose()?;
+        let name = b
+            .get("name")
+            .and_then(Value::as_str)
+            .ok_or_else(|| ApiError::bad(format!("batches[{i}].name is missing or not a string")))?;
+        wanted.push((id, name.to_owned()));
+    }
+    let batches = blocking(move || st.catalog.replace_batches(&project, &wanted)).await?;
+    success(StatusCode::CREATED, json!({"batches": batches}))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct AssignBatches {
+    assets: Vec<String>,
+    batches: Vec<String>,
+    project_id: String,
+}
+
+async fn assign_batches(AxState(st): AxState<Shared>, JsonBody(body): JsonBody<AssignBatches>) -> ApiResult {
+    let n = blocking(move || {
+        let ids = st.catalog.resolve_batches(&body.project_id, &body.batches)?;
+        st.catalog.assign_batches(&body.project_id, &body.assets, &ids)
+    })
+    .await?;
+    success(StatusCode::OK, json!({"assetsUpdated": n}))
+}
+
+async fn save_template(AxState(st): AxState<Shared>, UrlPath(project): UrlPath<String>, JsonBody(body): JsonBody<Value>) -> ApiResult {
+    let saved = blocking(move || st.catalog.save_template(&project, body)).await?;
+    success(StatusCode::CREATED, json!({"assetBuilderTemplate": saved}))
+}
+
+// ---- uploads ---------------------------------------------------------------------------------
+
+/// Checks a client-chosen upload name: one plain file name, nothing that could climb out of the
+/// project's folder or confuse a file system.
+fn check_upload_name(name: &str) -> Result<(), ApiError> {
+    let bad = |why: &str| ApiError::bad(format!("`name` {name:?} {why}; send a plain file name such as 3f2a9c.png"));
+    if name.is_empty() {
+        return Err(bad("is empty"));
+    }
+    if name.len() > 200 {
+        return Err(bad("is longer than 200 bytes"));
+    }
+    if name.contains(['/', '\\']) {
+        return Err(bad("contains a path separator"));
+    }
+    if name.starts_with('.') {
+        return Err(bad("starts with a dot"));
+    }
+    if name.chars().any(|c| c.is_control() || c == ':') {
+        return Err(bad("contains a control character or ':'"));
+    }
+    Ok(())
+}
+
+fn blob_key(project: &str, name: &str) -> String {
+    format!("uploaded-data/{project}/{name}")
+}
+
+fn blob_path(key: &str) -> BlobPath {
+    BlobPath::from_iter(key.split('/'))
+}
+
+fn blob_url(st: &State, key: &str) -> String {
+    let encoded: Vec<String> = key
+        .split('/')
+        .map(|s| percent_encoding::utf8_percent_encode(s, percent_encoding::NON_ALPHANUMERIC).to_string())
+        .collect();
+    format!("{}/{}", st.base_url, encoded.join("/"))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct UploadUrlQuery {
+    name: Option<String>,
+    project: Option<String>,
+    #[serde(rename = "type")]
+    kind: Option<String>,
+    storage_id: Option<String>,
+    bucket: Option<String>,
+}
+
+async fn get_upload_url(AxState(st): AxState<Shared>, uri: Uri) -> ApiResult {
+    let q: UploadUrlQuery = query(&uri)?;
+    let name = q.name.ok_or_else(|| ApiError::bad("`name` is required: the file name to upload as"))?;
+    let project = q.project.ok_or_else(|| ApiError::bad("`project` is required: the project ID"))?;
+    match q.kind.as_deref() {
+        None | Some("assets") => {}
+        Some(other) => {
+            return Err(ApiError::bad(format!(
+                "`type` {other:?} is not supported by this hub; only `assets` uploads are stored"
+            )))
+        }
+    }
+    if q.storage_id.is_some() || q.bucket.is_some() {
+        return Err(ApiError::bad(
+            "`storageId`/`bucket`: uploads to a storage integration are not supported; leave them out to store the file on the hub",
+        ));
+    }
+    check_upload_name(&name)?;
+    let key = blob_key(&project, &name);
+    let k = key.clone();
+    let s = st.clone();
+    blocking(move || s.catalog.reserve(&k, &project)).await?;
+    let path = format!("/{key}");
+    let expires = now_secs() + st.config.url_ttl_secs;
+    let sig = st.signer.query("PUT", &path, expires, Some(st.config.max_upload_bytes));
+    let url = format!("{}?{sig}", blob_url(&st, &key));
+    success(StatusCode::CREATED, json!({"uploadUrl": url}))
+}
+
+/// The blob key of a URL that points at this hub's storage, if it does.
+fn own_key(st: &State, url: &str) -> Option<String> {
+    let rest = url.strip_prefix(&st.base_url)?.strip_prefix('/')?;
+    let rest = rest.split(['?', '#']).next().unwrap_or(rest);
+    if !rest.starts_with("uploaded-data/") {
+        return None;
+    }
+    let decoded: Result<Vec<String>, _> = rest
+        .split('/')
+        .map(|s| percent_encoding::percent_decode_str(s).decode_utf8().map(|c| c.into_owned()))
+        .collect();
+    decoded.ok().map(|parts| parts.join("/"))
+}
+
+#[derive(Deserialize)]
+struct SignedUrlQuery {
+    url: Option<String>,
+    name: Option<String>,
+}
+
+async fn get_signed_url(AxState(st): AxState<Shared>, uri: Uri) -> ApiResult {
+    let q: SignedUrlQuery = query(&uri)?;
+    let url = q.url.or(q.name).ok_or_else(|| ApiError::bad("`url` is required: the asset URL to sign"))?;
+    if let Some(key) = own_key(&st, &url) {
+        let expires = now_secs() + st.config.url_ttl_secs;
+        let sig = st.signer.query("GET", &format!("/{key}"), expires, None);
+        return success(StatusCode::OK, json!({"signedUrl": format!("{}?{sig}", blob_url(&st, &key))}));
+    }
+    if url.starts_with("https://") || url.starts_with("http://") {
+        // A public URL needs no signature.
+        return success(StatusCode::OK, json!({"signedUrl": url}));
+    }
+    Err(ApiError::bad(format!("`url` {url:?} is neither a URL of this hub nor an http(s) URL")))
+}
+
+fn check_signature(st: &State, method: &str, key: &str, uri: &Uri) -> Result<SignedQuery, ApiError> {
+    let q: SignedQuery = query(uri)?;
+    st.signer
+        .verify(method, &format!("/{key}"), &q, now_secs())
+        .map_err(|e| ApiError::new(StatusCode::FORBIDDEN, e.to_string()))?;
+    Ok(q)
+}
+
+async fn put_blob(
+    AxState(st): AxState<Shared>,
+    UrlPath((project, name)): UrlPath<(String, String)>,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Body,
+) -> ApiResult {
+    check_upload_name(&name)?;
+    let key = blob_key(&project, &name);
+    let signed = check_signature(&st, "PUT", &key, &uri)?;
+    let max = signed.max_size.unwrap_or(st.config.max_upload_bytes).min(st.config.max_upload_bytes);
+    let s = st.clone();
+    let k = key.clone();
+    let reservation = blocking(move || s.catalog.reservation(&k)).await?;
+    let Some(reservation) = reservation else {
+        return Err(ApiError::not_found(format!("no upload was reserved as {key}; call getUploadUrl first")));
+    };
+    if reservation.project != project {
+        return Err(ApiError::new(StatusCode::FORBIDDEN, "the upload URL belongs to another project"));
+    }
+    let too_big = || ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, format!("the body is larger than this URL allows ({max} bytes)"));
+    if let Some(len) = headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok()) {
+        if len > max {
+            return Err(too_big());
+        }
+    }
+    let path = blob_path(&key);
+    let upload = st.blobs.put_multipart(&path).await.map_err(|e| ApiError::internal("blob storage", &e))?;
+    let mut writer = WriteMultipart::new_with_chunk_size(upload, 8 << 20);
+    let mut hasher = blake3::Hasher::new();
+    let mut head: Vec<u8> = Vec::with_capacity(8192);
+    let mut size: u64 = 0;
+    let mut stream = body.into_data_stream();
+    while let Some(chunk) = stream.next().await {
+        let chunk = match chunk {
+            Ok(c) => c,
+            Err(e) => {
+                let _ = writer.abort().await;
+                return Err(ApiError::bad(format!("the upload was interrupted: {e}")));
+            }
+        };
+        size += chunk.len() as u64;
+        if size > max {
+            let _ = writer.abort().await;
+            return Err(too_big());
+        }
+        if head.len() < 8192 {
+            let take = (8192 - head.len()).min(chunk.len());
+            head.extend_from_slice(&chunk[..take]);
+        }
+        hasher.update(&chunk);
+        if let Err(e) = writer.wait_for_capacity(2).await {
+            return Err(ApiError::internal("blob storage", &e));
+        }
+        writer.write(&chunk);
+    }
+    // The blob appears under its final name only here, complete (the local store renames a
+    // staged file; object stores complete a multipart upload).
+    writer.finish().await.map_err(|e| ApiError::internal("blob storage", &e))?;
+    let hash = hasher.finalize().to_hex().to_string();
+    let kind = crate::media::sniff_bytes(&head).map(|f| f.kind().as_str());
+    let s = st.clone();
+    blocking(move || s.catalog.complete_reservation(&key, size, &hash, kind)).await?;
+    Ok(StatusCode::OK.into_response())
+}
+
+fn content_type(name: &str) -> &'static str {
+    let lower = name.to_ascii_lowercase();
+    let ext = lower.rsplit('.').next().unwrap_or("");
+    match ext {
+        "jpg" | "jpeg" => "image/jpeg",
+        "png" => "image/png",
+        "tif" | "tiff" => "image/tiff",
+        "mp4" => "video/mp4",
+        "webm" => "video/webm",
+        "mov" => "video/quicktime",
+        "mkv" => "video/x-matroska",
+        "mp3" => "audio/mpeg",
+        "wav" => "audio/wav",
+        "ogg" => "audio/ogg",
+        "pdf" => "application/pdf",
+        "txt" => "text/plain; charset=utf-8",
+        "md" => "text/markdown; charset=utf-8",
+        "html" | "htm" => "text/html; charset=utf-8",
+        "dcm" => "application/dicom",
+        _ => "application/octet-stream",
+    }
+}
+
+async fn get_blob(AxState(st): AxState<Shared>, UrlPath((project, name)): UrlPath<(String, String)>, uri: Uri, headers: HeaderMap) -> ApiResult {
+    check_upload_name(&name)?;
+    let key = blob_key(&project, &name);
+    let by_key = headers
+        .get("apikey")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|k| blake3::hash(k.as_bytes()) == blake3::hash(st.api_key.as_bytes()));
+    if !by_key {
+        check_signature(&st, "GET", &key, &uri)?;
+    }
+    let got = match st.blobs.get(&blob_path(&key)).await {
+        Ok(g) => g,
+        Err(object_store::Error::NotFound { .. }) => return Err(ApiError::not_found(format!("no file at {key}"))),
+        Err(e) => return Err(ApiError::internal("blob storage", &e)),
+    };
+    let len = got.meta.size;
+    let body = Body::from_stream(got.into_stream());
+    Ok(([(header::CONTENT_TYPE, content_type(&name).to_owned()), (header::CONTENT_LENGTH, len.to_string())], body).into_response())
+}
+
+// ---- assets ----------------------------------------------------------------------------------
+
+#[derive(Deserialize)]
+struct BatchQuery {
+    batches: Option<String>,
+}
+
+fn string_list(v: &Value, what: &str) -> Result<Vec<String>, ApiError> {
+    let err = || ApiError::bad(format!("{what} must be a JSON array of strings"));
+    v.as_array()
+        .ok_or_else(err)?
+        .iter()
+        .map(|x| x.as_str().map(str::to_owned).ok_or_else(err))
+        .collect()
+}
+
+fn object_or_null(v: Option<Value>, what: &str) -> Result<Option<Value>, ApiError> {
+    match v {
+        None | Some(Value::Null) => Ok(None),
+        Some(v @ Value::Object(_)) => Ok(Some(v)),
+        Some(_) => Err(ApiError::bad(format!("{what} must be a JSON object"))),
+    }
+}
+
+/// Guesses the kind of a referenced (not uploaded) asset from its URL's extension.
+fn kind_of_url(url: &str) -> Option<&'static str> {
+    let path = url.split(['?', '#']).next().unwrap_or(url).to_ascii_lowercase();
+    let ext = path.rsplit('/').next()?.rsplit_once('.')?.1.to_owned();
+    Some(match ext.as_str() {
+        "jpg" | "jpeg" | "png" | "tif" | "tiff" => "image",
+        "mp4" | "webm" | "mov" | "mkv" => "video",
+        "mp3" | "wav" | "ogg" => "audio",
+        "pdf" => "pdf",
+        "txt" => "text",
+        "md" => "markdown",
+        "html" | "htm" => "html",
+        "dcm" => "dicom",
+        "nrrd" => "nrrd",
+        "nii" | "gz" => "nifti",
+        _ => return None,
+    })
+}
+
+struct Parsed {
+    asset: NewAsset,
+    batches: Option<Vec<String>>,
+    own_key: Option<String>,
+}
+
+fn parse_asset(st: &State, i: usize, v: Value, upload_local: bool) -> Result<Parsed, ApiError> {
+    let Value::Object(mut m) = v else {
+        return Err(ApiError::bad(format!("assets[{i}] must be a JSON object with `data` and `externalId`")));
+    };
+    let field = |f: &str| format!("assets[{i}].{f}");
+    let external_id = match m.remove("externalId") {
+        Some(Value::String(s)) => s,
+        Some(Value::Null) | None => return Err(ApiError::bad(format!("{} is missing: every asset needs an externalId (any text; it need not be unique)", field("externalId")))),
+        Some(_) => return Err(ApiError::bad(format!("{} must be a string", field("externalId")))),
+    };
+    let data = match m.remove("data") {
+        Some(Value::String(s)) if !s.is_empty() => Some(s),
+        None | Some(Value::Null) => None,
+        Some(_) => return Err(ApiError::bad(format!("{} must be a non-empty string: a URL, or inline markdown/HTML", field("data")))),
+    };
+    let dataset = match m.remove("dataset") {
+        None | Some(Value::Null) => None,
+        Some(v) => Some(string_list(&v, &field("dataset"))?),
+    };
+    if data.is_none() && dataset.is_none() {
+        return Err(ApiError::bad(format!("{} is missing: give a URL (or inline content) in `data`, or image URLs in `dataset`", field("data"))));
+    }
+    let mut metadata = object_or_null(m.remove("metadata"), &field("metadata"))?;
+    for dim in ["width", "height"] {
+        if let Some(v) = m.remove(dim) {
+            if !v.is_number() {
+                return Err(ApiError::bad(format!("{} must be a number", field(dim))));
+            }
+            let meta = metadata.get_or_insert_with(|| json!({}));
+            if let Value::Object(mm) = meta {
+                mm.entry(dim).or_insert(v);
+            }
+        }
+    }
+    let context_data = object_or_null(m.remove("contextData"), &field("contextData"))?;
+    let batches = match m.remove("batches") {
+        None | Some(Value::Null) => None,
+        Some(v) => Some(string_list(&v, &field("batches"))?),
+    };
+    let storage = match m.remove("storage") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(s)) => Some(s),
+        Some(_) => return Err(ApiError::bad(format!("{} must be a storage ID string", field("storage")))),
+    };
+    if storage.is_some() {
+        return Err(ApiError::bad(format!(
+            "{}: storage integrations are not supported by this hub; reference public URLs or upload the files",
+            field("storage")
+        )));
+    }
+    let upload_id = match m.remove("uploadId") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(s)) if !s.is_empty() && s.len() <= 128 => Some(s),
+        Some(_) => return Err(ApiError::bad(format!("{} must be a string of 1 to 128 characters", field("uploadId")))),
+    };
+    let own = data.as_deref().and_then(|d| own_key(st, d));
+    if own.is_none() {
+        if let Some(d) = &data {
+            let is_url = d.starts_with("http://") || d.starts_with("https://");
+            if upload_local && is_url {
+                return Err(ApiError::bad(format!(
+                    "{}: uploadLocal \"true\" asks the hub to download {d:?}, which this hub does not do; upload the file, or import the URL with uploadLocal \"false\"",
+                    field("data")
+                )));
+            }
+        }
+    }
+    let kind = if own.is_some() { None } else { data.as_deref().and_then(kind_of_url).map(str::to_owned) };
+    let asset = NewAsset {
+        upload_id,
+        external_id,
+        data,
+        dataset,
+        kind,
+        metadata,
+        context_data,
+        extra: m,
+        storage,
+        ..NewAsset::default()
+    };
+    Ok(Parsed { asset, batches, own_key: own })
+}
+
+async fn register_assets(AxState(st): AxState<Shared>, UrlPath(project): UrlPath<String>, uri: Uri, JsonBody(body): JsonBody<Value>) -> ApiResult {
+    let Value::Object(mut body) = body else {
+        return Err(ApiError::bad("the body must be a JSON object: {\"assets\": [...], \"uploadLocal\": \"false\", \"priority\": 0}"));
+    };
+    let q: BatchQuery = query(&uri)?;
+    let request_batches = match q.batches.as_deref() {
+        None | Some("") => Vec::new(),
+        Some(text) => {
+            let v: Value = serde_json::from_str(text).map_err(|e| ApiError::bad(format!("query `batches` must be a JSON array of batch names or IDs: {e}")))?;
+            string_list(&v, "query `batches`")?
+        }
+    };
+    let upload_local = match body.remove("uploadLocal") {
+        None | Some(Value::Null) => false,
+        Some(Value::Bool(b)) => b,
+        Some(Value::String(s)) if s == "true" => true,
+        Some(Value::String(s)) if s == "false" => false,
+        Some(other) => return Err(ApiError::bad(format!("`uploadLocal` must be \"true\" or \"false\" (got {other})"))),
+    };
+    let priority = match body.remove("priority") {
+        None | Some(Value::Null) => 0,
+        Some(v) => v
+            .as_i64()
+            .filter(|p| (-1000..=1000).contains(p))
+            .ok_or_else(|| ApiError::bad(format!("`priority` must be a whole number from -1000 to 1000 (got {v})")))?,
+    };
+    let Some(Value::Array(list)) = body.remove("assets") else {
+        return Err(ApiError::bad("`assets` is missing or not an array"));
+    };
+    if list.is_empty() {
+        return Err(ApiError::bad("`assets` is empty; send at least one asset"));
+    }
+    let mut parsed = Vec::with_capacity(list.len());
+    for (i, v) in list.into_iter().enumerate() {
+        parsed.push(parse_asset(&st, i, v, upload_local)?);
+    }
+    let s = st.clone();
+    let result = blocking(move || {
+        let Some(_) = s.catalog.project(&project)? else {
+            return Err(CatalogError::NotFound(format!("project {project} not found")));
+        };
+        let default_batches = s.catalog.resolve_batches(&project, &request_batches)?;
+        let mut assets = Vec::with_capacity(parsed.len());
+        for (i, p) in parsed.into_iter().enumerate() {
+            let mut a = p.asset;
+            a.priority = priority;
+            a.batches = match &p.batches {
+                Some(names) => s
+                    .catalog
+                    .resolve_batches(&project, names)
+                    .map_err(|e| CatalogError::NotFound(format!("assets[{i}].batches: {e}")))?,
+                None => default_batches.clone(),
+            };
+            if let Some(key) = p.own_key {
+                let r = s.catalog.reservation(&key)?;
+                match r {
+                    Some(r) if r.project == project && r.size.is_some() => {
+                        a.size = r.size;
+                        a.content_hash = r.content_hash;
+                        a.kind = r.kind;
+                        a.blob_key = Some(key);
+                    }
+                    Some(r) if r.project != project => {
+                        return Err(CatalogError::Invalid(format!("assets[{i}].data points at a file uploaded to another project")));
+                    }
+                    _ => {
+                        return Err(CatalogError::Invalid(format!(
+                            "assets[{i}].data: nothing was uploaded to {key}; PUT the file to its upload URL first"
+                        )))
+                    }
+                }
+            }
+            assets.push(a);
+        }
+        let pre_labels: usize = assets
+            .iter()
+            .map(|a| a.extra.get("classifications").and_then(Value::as_array).map_or(0, Vec::len))
+            .sum();
+        let ids = s.catalog.insert_assets(&project, &assets)?;
+        Ok((ids, pre_labels))
+    })
+    .await?;
+    let (ids, pre_labels) = result;
+    let created = ids.iter().filter(|(_, new)| *new).count();
+    let asset_ids: Vec<&str> = ids.iter().map(|(id, _)| id.as_str()).collect();
+    success(
+        StatusCode::CREATED,
+        json!({
+            "assets": {"assetsCreated": created, "tasksCreated": created, "preLabelsCount": pre_labels, "validPreLabelsCount": pre_labels},
+            "assetIds": asset_ids,
+        }),
+    )
+}
+
+#[derive(Deserialize)]
+struct AssetsQuery {
+    page: Option<String>,
+    limit: Option<String>,
+    filters: Option<String>,
+}
+
+fn parse_filter(text: Option<&str>) -> Result<AssetFilter, ApiError> {
+    let mut f = AssetFilter::default();
+    let Some(text) = text.filter(|t| !t.trim().is_empty()) else { return Ok(f) };
+    let v: Value = serde_json::from_str(text).map_err(|e| ApiError::bad(format!("`filters` must be a JSON object: {e}")))?;
+    let Value::Object(m) = v else {
+        return Err(ApiError::bad("`filters` must be a JSON object"));
+    };
+    for (k, v) in m {
+        match k.as_str() {
+            "_id" => f.id = Some(v.as_str().ok_or_else(|| ApiError::bad("filters._id must be a string"))?.to_owned()),
+            "externalId" => f.external_id = Some(v.as_str().ok_or_else(|| ApiError::bad("filters.externalId must be a string"))?.to_owned()),
+            "batches" => f.batches = string_list(&v, "filters.batches")?,
+            "isPreLabeled" => f.is_pre_labeled = Some(v.as_bool().ok_or_else(|| ApiError::bad("filters.isPreLabeled must be true or false"))?),
+            other => return Err(ApiError::bad(format!("filters.{other} is not a supported filter; use _id, externalId, batches or isPreLabeled"))),
+        }
+    }
+    Ok(f)
+}
+
+async fn list_assets(AxState(st): AxState<Shared>, UrlPath(project): UrlPath<String>, uri: Uri) -> ApiResult {
+    let q: AssetsQuery = query(&uri)?;
+    let (page, limit) = paging(&Paging { page: q.page, limit: q.limit }, 1000)?;
+    let mut filter = parse_filter(q.filters.as_deref())?;
+    let (assets, total) = blocking(move || {
+        if !filter.batches.is_empty() {
+            filter.batches = st.catalog.resolve_batches(&project, &filter.batches)?;
+        }
+        st.catalog.list_assets(&project, &filter, page, limit)
+    })
+    .await?;
+    success(StatusCode::OK, json!({"assets": assets, "total": total, "page": page, "limit": limit}))
+}
+
+#[derive(Deserialize)]
+struct DeleteAssets {
+    #[serde(default)]
+    project: Option<String>,
+    assets: Vec<String>,
+}
+
+async fn delete_assets(AxState(st): AxState<Shared>, UrlPath(project): UrlPath<String>, JsonBody(body): JsonBody<DeleteAssets>) -> ApiResult {
+    if let Some(p) = &body.project {
+        if p != &project {
+            return Err(ApiError::bad(format!("`project` {p} does not match the project in the URL ({project})")));
+        }
+    }
+    let n = blocking(move || st.catalog.delete_assets(&project, &body.assets)).await?;
+    success(StatusCode::OK, json!({"deletedCount": n}))
+}

@@ -1,0 +1,192 @@
+//! The hub: a small self-hostable server that stores assets and speaks Ango Hub's v2 import API,
+//! so our CLI, the desktop app and the official Python SDK all import through the same doors.
+//! Catalog in SQLite, blobs through `object_store` (a local `uploaded-data/` folder by default),
+//! signed upload/download URLs, API-key auth.
+
+mod api;
+pub mod catalog;
+pub mod sign;
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use object_store::local::LocalFileSystem;
+use object_store::ObjectStore;
+
+use crate::error::{Error, ErrorCode};
+use catalog::{Catalog, SqliteCatalog};
+use sign::Signer;
+
+/// Default largest upload body: 64 GiB.
+pub const DEFAULT_MAX_UPLOAD_BYTES: u64 = 64 << 30;
+/// Default largest JSON request body: 64 MiB (registration is chunked by clients).
+pub const DEFAULT_MAX_JSON_BYTES: usize = 64 << 20;
+/// How long signed URLs stay valid by default (Ango uses 120,000 s for export links).
+pub const DEFAULT_URL_TTL_SECS: u64 = 120_000;
+
+/// How to run a hub.
+#[derive(Debug, Clone)]
+pub struct HubConfig {
+    /// Folder holding `catalog.sqlite`, `uploaded-data/` and the hub's secrets.
+    pub root: PathBuf,
+    /// The API key; when `None`, the key stored under the root is used, or a new one made.
+    pub api_key: Option<String>,
+    /// The URL clients reach the hub at, when it differs from the listening address (proxies).
+    pub public_url: Option<String>,
+    /// Largest upload body accepted by a signed PUT.
+    pub max_upload_bytes: u64,
+    /// Largest JSON request body.
+    pub max_json_bytes: usize,
+    /// Lifetime of signed URLs, seconds.
+    pub url_ttl_secs: u64,
+}
+
+impl HubConfig {
+    /// Defaults for a hub rooted at `root`.
+    pub fn new(root: impl Into<PathBuf>) -> Self {
+        Self {
+            root: root.into(),
+            api_key: None,
+            public_url: None,
+            max_upload_bytes: DEFAULT_MAX_UPLOAD_BYTES,
+            max_json_bytes: DEFAULT_MAX_JSON_BYTES,
+            url_ttl_secs: DEFAULT_URL_TTL_SECS,
+        }
+    }
+}
+
+/// Shared state of a running hub.
+pub(crate) struct State {
+    pub catalog: Arc<dyn Catalog>,
+    pub blobs: Arc<dyn ObjectStore>,
+    pub signer: Signer,
+    pub api_key: String,
+    pub base_url: String,
+    pub config: HubConfig,
+}
+
+/// A hub serving on a socket; dropping it does not stop it, [`RunningHub::shutdown`] does.
+#[derive(Debug)]
+pub struct RunningHub {
+    /// The bound address.
+    pub addr: SocketAddr,
+    /// The base URL clients use, e.g. `http://127.0.0.1:40123`.
+    pub url: String,
+    /// The API key clients must send in the `apikey` header.
+    pub api_key: String,
+    /// Whether the key was generated (and stored) on this start.
+    pub key_generated: bool,
+    shutdown: tokio::sync::watch::Sender<bool>,
+    task: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+impl RunningHub {
+    /// Stops accepting connections, lets requests in flight finish, and waits.
+    pub async fn shutdown(self) -> Result<(), Error> {
+        let _ = self.shutdown.send(true);
+        match self.task.await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(e)) => Err(Error::with_source(ErrorCode::Internal, "the hub server failed", e)),
+            Err(e) => Err(Error::with_source(ErrorCode::Internal, "the hub server task failed", e)),
+        }
+    }
+
+    /// Serves until the process is interrupted (Ctrl-C / SIGTERM), then shuts down cleanly.
+    pub async fn serve_until_signal(self) -> Result<(), Error> {
+        wait_for_signal().await;
+        self.shutdown().await
+    }
+}
+
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        if let Ok(mut term) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+            return;
+        }
+    }
+    let _ = tokio::signal::ctrl_c().await;
+}
+
+/// Writes a small secret file readable only by its owner, atomically.
+pub(crate) fn write_private(file: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let dir = file.parent().unwrap_or_else(|| Path::new("."));
+    fs_err::create_dir_all(dir)?;
+    let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        tmp.as_file().set_permissions(std::fs::Permissions::from_mode(0o600))?;
+    }
+    std::io::Write::write_all(&mut tmp, bytes)?;
+    tmp.as_file().sync_all()?;
+    tmp.persist(file).map_err(|e| e.error)?;
+    Ok(())
+}
+
+fn internal(what: &str, root: &Path, e: impl std::error::Error + Send + Sync + 'static) -> Error {
+    Error::with_source(ErrorCode::Internal, format!("{what} under {}", root.display()), e)
+}
+
+/// Starts a hub on `listen` (use port 0 for a random port) and returns once it accepts requests.
+pub async fn start(config: HubConfig, listen: SocketAddr) -> Result<RunningHub, Error> {
+    let root = config.root.clone();
+    fs_err::create_dir_all(root.join("uploaded-data")).map_err(|e| internal("cannot create the hub folder", &root, e))?;
+    let secrets = root.join(".hub");
+    let signer = Signer::load_or_create(&secrets.join("url-secret")).map_err(|e| internal("cannot create the URL secret", &root, e))?;
+    let (api_key, key_generated) = match &config.api_key {
+        Some(k) if !k.is_empty() => (k.clone(), false),
+        _ => load_or_create_key(&secrets.join("api-key")).map_err(|e| internal("cannot create the API key", &root, e))?,
+    };
+    let catalog_path = root.join("catalog.sqlite");
+    let catalog = tokio::task::spawn_blocking(move || SqliteCatalog::open(&catalog_path))
+        .await
+        .map_err(|e| internal("opening the catalog panicked", &root, e))?
+        .map_err(|e| internal("cannot open the catalog", &root, e))?;
+    let blobs = LocalFileSystem::new_with_prefix(&root).map_err(|e| internal("cannot open blob storage", &root, e))?;
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .map_err(|e| Error::with_source(ErrorCode::Network, format!("cannot listen on {listen}"), e))?;
+    let addr = listener
+        .local_addr()
+        .map_err(|e| Error::with_source(ErrorCode::Network, "cannot read the bound address", e))?;
+    let url = config
+        .public_url
+        .clone()
+        .map_or_else(|| format!("http://{addr}"), |u| u.trim_end_matches('/').to_owned());
+    let state = Arc::new(State {
+        catalog: Arc::new(catalog),
+        blobs: Arc::new(blobs),
+        signer,
+        api_key: api_key.clone(),
+        base_url: url.clone(),
+        config,
+    });
+    let app = api::router(state);
+    let (tx, mut rx) = tokio::sync::watch::channel(false);
+    let task = tokio::spawn(async move {
+        axum::serve(listener, app)
+            .with_graceful_shutdown(async move {
+                let _ = rx.wait_for(|stop| *stop).await;
+            })
+            .await
+    });
+    Ok(RunningHub { addr, url, api_key, key_generated, shutdown: tx, task })
+}
+
+fn load_or_create_key(file: &Path) -> std::io::Result<(String, bool)> {
+    if let Ok(text) = fs_err::read_to_string(file) {
+        let key = text.trim();
+        if !key.is_empty() {
+            return Ok((key.to_owned(), false));
+        }
+    }
+    let key = hex::encode(rand::random::<[u8; 24]>());
+    write_private(file, key.as_bytes())?;
+    Ok((key, true))
+}

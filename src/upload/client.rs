@@ -1,0 +1,379 @@
+//! [`HubClient`]: the client side of Ango's v2 import API, used against our hub or any hub that
+//! speaks it. Requests are retried on purpose: connect failures, timeouts, 5xx and 429 (honouring
+//! `Retry-After`), with exponential backoff and full jitter. Keys and signed URLs never appear in
+//! errors or logs.
+
+use std::path::Path;
+use std::time::Duration;
+
+use reqwest::{Method, StatusCode};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+
+use crate::error::{Error, ErrorCode};
+
+/// When and how often to retry.
+#[derive(Debug, Clone, Copy)]
+pub struct RetryPolicy {
+    /// Retries after the first attempt.
+    pub max_retries: u32,
+    /// First backoff.
+    pub base: Duration,
+    /// Largest backoff (and largest `Retry-After` honoured).
+    pub max: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        Self { max_retries: 6, base: Duration::from_millis(200), max: Duration::from_secs(20) }
+    }
+}
+
+impl RetryPolicy {
+    /// The wait before retry number `attempt` (0-based): full jitter over an exponential cap.
+    pub fn backoff(&self, attempt: u32) -> Duration {
+        let cap = self.base.saturating_mul(1u32 << attempt.min(16)).min(self.max);
+        let ms = cap.as_millis().max(1) as u64;
+        Duration::from_millis(rand::random_range(ms / 2..=ms))
+    }
+}
+
+/// A URL with its query string (signatures) and userinfo removed, for messages and logs.
+pub fn redact(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut u) => {
+            let _ = u.set_password(None);
+            let _ = u.set_username("");
+            let signed = u.query().is_some();
+            u.set_query(None);
+            let mut s = u.to_string();
+            if signed {
+                s.push_str("?<redacted>");
+            }
+            s
+        }
+        Err(_) => "<unparseable URL>".to_owned(),
+    }
+}
+
+/// A batch as the API returns it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BatchInfo {
+    /// Batch ID.
+    #[serde(rename = "_id")]
+    pub id: String,
+    /// Batch name.
+    pub name: String,
+}
+
+/// A project as the API returns it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ProjectInfo {
+    /// Project ID.
+    #[serde(rename = "_id")]
+    pub id: String,
+    /// Name.
+    pub name: String,
+    /// Description.
+    #[serde(default)]
+    pub description: String,
+    /// `ango`, `pct` or `iframe`.
+    #[serde(rename = "type", default)]
+    pub kind: String,
+    /// Batches.
+    #[serde(default)]
+    pub batches: Vec<BatchInfo>,
+    /// Creation time.
+    #[serde(default)]
+    pub created_at: String,
+}
+
+/// One page of a listing.
+#[derive(Debug, Clone)]
+pub struct Page<T> {
+    /// The items.
+    pub items: Vec<T>,
+    /// How many match in all.
+    pub total: u64,
+}
+
+/// What one registration request created.
+#[derive(Debug, Clone)]
+pub struct Registered {
+    /// Asset IDs in the order sent (an already-registered upload ID yields the earlier asset).
+    pub asset_ids: Vec<String>,
+    /// How many were new.
+    pub created: u64,
+}
+
+/// A client for one hub and API key. Cheap to clone (connection pool shared).
+#[derive(Clone)]
+pub struct HubClient {
+    base: String,
+    key: String,
+    http: reqwest::Client,
+    retry: RetryPolicy,
+}
+
+impl std::fmt::Debug for HubClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HubClient").field("base", &self.base).field("key", &"<redacted>").finish_non_exhaustive()
+    }
+}
+
+fn network(what: &str, e: reqwest::Error) -> Error {
+    let mut msg = format!("{what}: ");
+    if e.is_timeout() {
+        msg.push_str("timed out");
+    } else if e.is_connect() {
+        msg.push_str("could not connect");
+    } else {
+        msg.push_str("the connection failed");
+    }
+    Error::with_source(ErrorCode::Network, msg, e.without_url())
+}
+
+fn code_for(status: StatusCode) -> ErrorCode {
+    match status.as_u16() {
+        401 | 403 => ErrorCode::Unauthorized,
+        404 => ErrorCode::NotFound,
+        409 => ErrorCode::Conflict,
+        400..=499 if status != StatusCode::TOO_MANY_REQUESTS => ErrorCode::InvalidInput,
+        _ => ErrorCode::Network,
+    }
+}
+
+fn retryable(status: StatusCode) -> bool {
+    status.is_server_error() || status == StatusCode::TOO_MANY_REQUESTS
+}
+
+fn retry_after(resp: &reqwest::Response) -> Option<Duration> {
+    let v = resp.headers().get(reqwest::header::RETRY_AFTER)?.to_str().ok()?;
+    v.trim().parse::<u64>().ok().map(Duration::from_secs)
+}
+
+async fn fail_message(resp: reqwest::Response) -> String {
+    let status = resp.status();
+    let text = resp.text().await.unwrap_or_default();
+    let msg = serde_json::from_str::<Value>(&text)
+        .ok()
+        .and_then(|v| v.get("message").and_then(Value::as_str).map(str::to_owned))
+        .unwrap_or_else(|| text.chars().take(300).collect());
+    if msg.is_empty() {
+        format!("HTTP {status}")
+    } else {
+        format!("{msg} (HTTP {})", status.as_u16())
+    }
+}
+
+impl HubClient {
+    /// A client for the hub at `base` (e.g. `http://127.0.0.1:8080`).
+    pub fn new(base: &str, api_key: &str) -> Result<Self, Error> {
+        let parsed = url::Url::parse(base)
+            .map_err(|e| Error::with_source(ErrorCode::InvalidInput, format!("the hub URL {base:?} is not a URL"), e))?;
+        if !matches!(parsed.scheme(), "http" | "https") {
+            return Err(Error::new(ErrorCode::InvalidInput, format!("the hub URL {base:?} must start with http:// or https://")));
+        }
+        let http = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(10))
+            .read_timeout(Duration::from_secs(120))
+            .pool_max_idle_per_host(64)
+            .build()
+            .map_err(|e| Error::with_source(ErrorCode::Internal, "cannot set up the HTTP client", e))?;
+        Ok(Self { base: base.trim_end_matches('/').to_owned(), key: api_key.to_owned(), http, retry: RetryPolicy::default() })
+    }
+
+    /// Replaces the retry policy.
+    #[must_use]
+    pub fn with_retry(mut self, retry: RetryPolicy) -> Self {
+        self.retry = retry;
+        self
+    }
+
+    /// The hub's base URL.
+    pub fn base_url(&self) -> &str {
+        &self.base
+    }
+
+    /// The retry policy in force.
+    pub fn retry_policy(&self) -> RetryPolicy {
+        self.retry
+    }
+
+    /// Sends one v2 call with retries and returns its `data`.
+    async fn call(&self, method: Method, path_and_query: &str, body: Option<&Value>) -> Result<Value, Error> {
+        let url = format!("{}{path_and_query}", self.base);
+        let what = format!("{method} {}", path_and_query.split('?').next().unwrap_or(path_and_query));
+        let mut attempt = 0;
+        loop {
+            let mut req = self.http.request(method.clone(), &url).header("apikey", &self.key);
+            if let Some(b) = body {
+                req = req.json(b);
+            }
+            let wait = match req.send().await {
+                Ok(resp) if resp.status().is_success() => {
+                    let v: Value = resp.json().await.map_err(|e| network(&what, e))?;
+                    return Ok(v.get("data").cloned().unwrap_or(Value::Null));
+                }
+                Ok(resp) if retryable(resp.status()) && attempt < self.retry.max_retries => {
+                    retry_after(&resp).map_or_else(|| self.retry.backoff(attempt), |d| d.min(self.retry.max))
+                }
+                Ok(resp) => {
+                    let status = resp.status();
+                    return Err(Error::new(code_for(status), format!("{what}: {}", fail_message(resp).await)));
+                }
+                Err(e) if (e.is_connect() || e.is_timeout() || e.is_request()) && attempt < self.retry.max_retries => {
+                    self.retry.backoff(attempt)
+                }
+                Err(e) => return Err(network(&what, e)),
+            };
+            tracing::debug!("{what}: retrying in {wait:?}");
+            tokio::time::sleep(wait).await;
+            attempt += 1;
+        }
+    }
+
+    fn field<T: DeserializeOwned>(data: &Value, key: &str, what: &str) -> Result<T, Error> {
+        let v = data.get(key).cloned().unwrap_or(Value::Null);
+        serde_json::from_value(v).map_err(|e| Error::with_source(ErrorCode::Internal, format!("{what}: the hub's answer lacks a valid `{key}`"), e))
+    }
+
+    /// Creates a project (`type` `ango`).
+    pub async fn create_project(&self, name: &str, description: &str) -> Result<ProjectInfo, Error> {
+        let data = self.call(Method::POST, "/v2/project", Some(&json!({"name": name, "description": description}))).await?;
+        Self::field(&data, "project", "create project")
+    }
+
+    /// One project, with its batches.
+    pub async fn project(&self, id: &str) -> Result<ProjectInfo, Error> {
+        let data = self.call(Method::GET, &format!("/v2/project/{}", enc(id)), None).await?;
+        Self::field(&data, "project", "get project")
+    }
+
+    /// A page of projects (1-based).
+    pub async fn list_projects(&self, page: u64, limit: u64) -> Result<Page<ProjectInfo>, Error> {
+        let data = self.call(Method::GET, &format!("/v2/listProjects?page={page}&limit={limit}"), None).await?;
+        Ok(Page { items: Self::field(&data, "projects", "list projects")?, total: Self::field(&data, "total", "list projects")? })
+    }
+
+    /// Creates a batch, or returns the existing one with that name.
+    pub async fn create_batch(&self, project: &str, name: &str) -> Result<BatchInfo, Error> {
+        let data = self.call(Method::POST, &format!("/v2/batches/{}", enc(project)), Some(&json!({"name": name}))).await?;
+        Self::field(&data, "project", "create batch")
+    }
+
+    /// Reserves an upload and returns the signed PUT URL.
+    pub async fn upload_url(&self, project: &str, name: &str) -> Result<String, Error> {
+        let data = self
+            .call(Method::GET, &format!("/v2/getUploadUrl?name={}&project={}&type=assets", enc(name), enc(project)), None)
+            .await?;
+        Self::field(&data, "uploadUrl", "get upload URL")
+    }
+
+    /// A signed GET URL for an asset URL.
+    pub async fn signed_url(&self, asset_url: &str) -> Result<String, Error> {
+        let data = self.call(Method::GET, &format!("/v2/getSignedUrl?url={}", enc(asset_url)), None).await?;
+        Self::field(&data, "signedUrl", "get signed URL")
+    }
+
+    /// Streams a file to a signed PUT URL (never the whole file in memory), retrying from the
+    /// start on retryable failures. `on_progress` gets cumulative bytes of the current attempt.
+    pub async fn put_file(&self, url: &str, path: &Path, on_progress: std::sync::Arc<dyn Fn(u64) + Send + Sync>) -> Result<(), Error> {
+        let shown = redact(url);
+        let mut attempt = 0;
+        loop {
+            let file = fs_err::tokio::File::open(path)
+                .await
+                .map_err(|e| Error::with_source(ErrorCode::NotFound, format!("cannot open {}", path.display()), e))?;
+            let len = file
+                .metadata()
+                .await
+                .map_err(|e| Error::with_source(ErrorCode::Internal, format!("cannot read {}", path.display()), e))?
+                .len();
+            let mut sent = 0u64;
+            let stream = tokio_util::io::ReaderStream::with_capacity(file.into_parts().0, 256 << 10);
+            let report = on_progress.clone();
+            let progress = futures::StreamExt::inspect(stream, move |chunk| {
+                if let Ok(c) = chunk {
+                    sent += c.len() as u64;
+                    report(sent);
+                }
+            });
+            let body = reqwest::Body::wrap_stream(progress);
+            let res = self
+                .http
+                .put(url)
+                .header(reqwest::header::CONTENT_LENGTH, len)
+                .header(reqwest::header::CONTENT_TYPE, "application/octet-stream")
+                .body(body)
+                .send()
+                .await;
+            let wait = match res {
+                Ok(resp) if resp.status().is_success() => return Ok(()),
+                Ok(resp) if retryable(resp.status()) && attempt < self.retry.max_retries => {
+                    retry_after(&resp).map_or_else(|| self.retry.backoff(attempt), |d| d.min(self.retry.max))
+                }
+                Ok(resp) => {
+                    let status = resp.status();
+                    return Err(Error::new(code_for(status), format!("PUT {shown}: {}", fail_message(resp).await)));
+                }
+                Err(e) if attempt < self.retry.max_retries && !e.is_builder() => self.retry.backoff(attempt),
+                Err(e) => return Err(network(&format!("PUT {shown}"), e)),
+            };
+            tokio::time::sleep(wait).await;
+            attempt += 1;
+        }
+    }
+
+    /// Registers assets (`POST /v2/project/{id}/cloud`). `batches` (names or IDs) apply to every
+    /// asset without its own `batches`.
+    pub async fn register(&self, project: &str, assets: &[Value], batches: &[String], upload_local: bool, priority: i64) -> Result<Registered, Error> {
+        let mut path = format!("/v2/project/{}/cloud", enc(project));
+        if !batches.is_empty() {
+            path.push_str("?batches=");
+            path.push_str(&enc(&serde_json::to_string(batches).unwrap_or_default()));
+        }
+        let body = json!({"assets": assets, "uploadLocal": if upload_local { "true" } else { "false" }, "priority": priority});
+        let data = self.call(Method::POST, &path, Some(&body)).await?;
+        let asset_ids: Vec<String> = Self::field(&data, "assetIds", "register assets")?;
+        let created = data.pointer("/assets/assetsCreated").and_then(Value::as_u64).unwrap_or(0);
+        Ok(Registered { asset_ids, created })
+    }
+
+    /// A page of a project's assets (1-based), with optional `filters` as the API takes them.
+    pub async fn list_assets(&self, project: &str, page: u64, limit: u64, filters: &Value) -> Result<Page<Value>, Error> {
+        let mut path = format!("/v2/project/{}/assets?page={page}&limit={limit}", enc(project));
+        if !filters.is_null() {
+            path.push_str("&filters=");
+            path.push_str(&enc(&filters.to_string()));
+        }
+        let data = self.call(Method::GET, &path, None).await?;
+        Ok(Page { items: Self::field(&data, "assets", "list assets")?, total: Self::field(&data, "total", "list assets")? })
+    }
+}
+
+fn enc(s: &str) -> String {
+    percent_encoding::utf8_percent_encode(s, percent_encoding::NON_ALPHANUMERIC).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redact_hides_signatures_and_credentials() {
+        assert_eq!(redact("http://u:p@h:1/uploaded-data/a.png?sig=abc&expires=1"), "http://h:1/uploaded-data/a.png?<redacted>");
+        assert_eq!(redact("http://h/x"), "http://h/x");
+    }
+
+    #[test]
+    fn backoff_grows_and_is_capped() {
+        let p = RetryPolicy { max_retries: 3, base: Duration::from_millis(100), max: Duration::from_millis(400) };
+        for _ in 0..50 {
+            assert!((50..=100).contains(&p.backoff(0).as_millis()));
+            assert!((200..=400).contains(&p.backoff(5).as_millis()));
+        }
+    }
+}

@@ -1,0 +1,624 @@
+//! Uploading local files: plan (walk files and folders, name external IDs), validate each file
+//! with [`crate::media`], then reserve → streamed `PUT` → register in chunks, with bounded
+//! concurrency, retries, cancellation and [`UploadEvent`]s. A bad file is a result in the
+//! [`UploadSummary`], never the end of the batch.
+
+mod client;
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use futures::StreamExt;
+use serde::Serialize;
+use serde_json::{json, Value};
+pub use tokio_util::sync::CancellationToken;
+
+pub use client::{redact, BatchInfo, HubClient, Page, ProjectInfo, Registered, RetryPolicy};
+
+use crate::error::{Error, ErrorCode};
+use crate::media::{self, AudioPolicy, Kind, Problem, ProbeConfig, Report, Verdict};
+use crate::progress::{EventSink, Throttle};
+
+/// What to upload and how.
+#[derive(Debug, Clone)]
+pub struct UploadConfig {
+    /// Target project ID.
+    pub project: String,
+    /// Batch names (or IDs) every asset goes into.
+    pub batches: Vec<String>,
+    /// Create batches that do not exist yet (otherwise a missing batch stops the upload).
+    pub create_batches: bool,
+    /// What to do with variable-bitrate audio.
+    pub audio: AudioPolicy,
+    /// Files uploaded at once.
+    pub concurrency: usize,
+    /// Task priority, −1000..1000.
+    pub priority: i64,
+    /// Assets registered per request.
+    pub register_chunk: usize,
+}
+
+impl UploadConfig {
+    /// Defaults: no batches, audio `reject`, 8 at once, priority 0, 500 per registration.
+    pub fn new(project: impl Into<String>) -> Self {
+        Self {
+            project: project.into(),
+            batches: Vec::new(),
+            create_batches: false,
+            audio: AudioPolicy::Reject,
+            concurrency: 8,
+            priority: 0,
+            register_chunk: 500,
+        }
+    }
+}
+
+/// An error as it crosses to front ends: a code to branch on and a message for people.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ErrorInfo {
+    /// Stable code.
+    pub code: ErrorCode,
+    /// What went wrong.
+    pub message: String,
+}
+
+impl From<&Error> for ErrorInfo {
+    fn from(e: &Error) -> Self {
+        Self { code: e.code, message: e.message.clone() }
+    }
+}
+
+/// Events of one upload, cumulative (bytes only go up), serialised as camelCase JSON with an
+/// `event` tag. Every `started` file ends `uploaded` or `failed`; `finished` comes last.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "event", rename_all = "camelCase", rename_all_fields = "camelCase")]
+pub enum UploadEvent {
+    /// The files found, before validation.
+    Planned {
+        /// How many files.
+        files: usize,
+        /// Their total size.
+        bytes: u64,
+    },
+    /// A file was validated.
+    Probed {
+        /// The file.
+        path: PathBuf,
+        /// Its kind, if recognised.
+        kind: Option<Kind>,
+        /// The verdict.
+        verdict: Verdict,
+    },
+    /// A file was refused by validation; it is not uploaded.
+    Rejected {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        problems: Vec<Problem>,
+    },
+    /// A file was left out on purpose.
+    Skipped {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        reason: String,
+    },
+    /// A file's upload began.
+    Started {
+        /// The file.
+        path: PathBuf,
+        /// Bytes to send (after conversion, if any).
+        bytes: u64,
+    },
+    /// Bytes sent for one file so far, and for the whole upload so far.
+    Progress {
+        /// The file.
+        path: PathBuf,
+        /// Bytes of this file sent.
+        sent: u64,
+        /// This file's size.
+        total: u64,
+        /// Bytes of all files sent.
+        overall_sent: u64,
+    },
+    /// A file became an asset.
+    Uploaded {
+        /// The file.
+        path: PathBuf,
+        /// The new asset's ID.
+        asset_id: String,
+        /// Its external ID.
+        external_id: String,
+    },
+    /// A file failed after retries.
+    Failed {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        error: ErrorInfo,
+    },
+    /// The end; counts of each outcome.
+    Finished {
+        /// Files now assets.
+        uploaded: usize,
+        /// Files left out.
+        skipped: usize,
+        /// Files refused by validation.
+        rejected: usize,
+        /// Files that failed.
+        failed: usize,
+        /// Bytes sent.
+        bytes: u64,
+    },
+}
+
+/// A file that became an asset.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Uploaded {
+    /// The file.
+    pub path: PathBuf,
+    /// The asset ID.
+    pub asset_id: String,
+    /// The external ID.
+    pub external_id: String,
+}
+
+/// A file left out on purpose.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Skipped {
+    /// The file.
+    pub path: PathBuf,
+    /// Why.
+    pub reason: String,
+}
+
+/// A file refused by validation.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Rejected {
+    /// The file.
+    pub path: PathBuf,
+    /// Why.
+    pub problems: Vec<Problem>,
+}
+
+/// A file that failed.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Failed {
+    /// The file.
+    pub path: PathBuf,
+    /// Why.
+    pub error: ErrorInfo,
+}
+
+/// The outcome of an upload, one list per outcome.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct UploadSummary {
+    /// Files now assets.
+    pub uploaded: Vec<Uploaded>,
+    /// Files left out.
+    pub skipped: Vec<Skipped>,
+    /// Files refused by validation.
+    pub rejected: Vec<Rejected>,
+    /// Files that failed.
+    pub failed: Vec<Failed>,
+}
+
+impl UploadSummary {
+    /// True when every file became an asset (or was skipped on purpose).
+    pub fn all_imported(&self) -> bool {
+        self.rejected.is_empty() && self.failed.is_empty()
+    }
+}
+
+/// One file to upload and the external ID it gets.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlannedFile {
+    /// Path on disk.
+    pub path: PathBuf,
+    /// External ID: the file name for a file given directly; for a file inside a given folder,
+    /// its path relative to that folder, with `/` separators.
+    pub external_id: String,
+    /// Size in bytes.
+    pub size: u64,
+}
+
+/// The files found under the given paths, and the ones that could not be used.
+#[derive(Debug, Clone, Default)]
+pub struct Plan {
+    /// Files to validate and upload, in a stable order.
+    pub files: Vec<PlannedFile>,
+    /// Paths left out (hidden files in folders, things that are not files).
+    pub skipped: Vec<Skipped>,
+    /// Paths that could not be read.
+    pub failed: Vec<Failed>,
+}
+
+/// Walks files and folders (recursively, not following symlinked folders) into a [`Plan`].
+pub fn plan(paths: &[PathBuf]) -> Plan {
+    let mut out = Plan::default();
+    for p in paths {
+        match std::fs::metadata(p) {
+            Ok(m) if m.is_file() => {
+                let name = p.file_name().map_or_else(|| p.display().to_string(), |n| n.to_string_lossy().into_owned());
+                out.files.push(PlannedFile { path: p.clone(), external_id: name, size: m.len() });
+            }
+            Ok(m) if m.is_dir() => walk(p, p, &mut out),
+            Ok(_) => out.skipped.push(Skipped { path: p.clone(), reason: "not a regular file or folder".into() }),
+            Err(e) => out.failed.push(Failed {
+                path: p.clone(),
+                error: ErrorInfo { code: ErrorCode::NotFound, message: format!("cannot read {}: {e}", p.display()) },
+            }),
+        }
+    }
+    out
+}
+
+fn walk(root: &Path, dir: &Path, out: &mut Plan) {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(rd) => rd,
+        Err(e) => {
+            out.failed.push(Failed {
+                path: dir.to_path_buf(),
+                error: ErrorInfo { code: ErrorCode::NotFound, message: format!("cannot list {}: {e}", dir.display()) },
+            });
+            return;
+        }
+    };
+    let mut children: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
+    children.sort();
+    for child in children {
+        let hidden = child.file_name().is_some_and(|n| n.to_string_lossy().starts_with('.'));
+        let Ok(lmeta) = std::fs::symlink_metadata(&child) else { continue };
+        if hidden {
+            out.skipped.push(Skipped { path: child, reason: "hidden file or folder inside a folder".into() });
+            continue;
+        }
+        if lmeta.is_dir() {
+            walk(root, &child, out);
+            continue;
+        }
+        match std::fs::metadata(&child) {
+            Ok(m) if m.is_file() => {
+                let rel = child.strip_prefix(root).unwrap_or(&child);
+                let external_id = rel.components().map(|c| c.as_os_str().to_string_lossy()).collect::<Vec<_>>().join("/");
+                out.files.push(PlannedFile { path: child, external_id, size: m.len() });
+            }
+            Ok(_) => out.skipped.push(Skipped { path: child, reason: "not a regular file (a symlink to a folder, a device or a socket)".into() }),
+            Err(e) => out.failed.push(Failed {
+                path: child.clone(),
+                error: ErrorInfo { code: ErrorCode::NotFound, message: format!("cannot read {}: {e}", child.display()) },
+            }),
+        }
+    }
+}
+
+/// The extension an upload keeps: `nii.gz` whole, otherwise the last one, lower-cased.
+fn upload_extension(name: &str) -> Option<String> {
+    let lower = name.to_ascii_lowercase();
+    if lower.ends_with(".nii.gz") {
+        return Some("nii.gz".into());
+    }
+    let (stem, ext) = lower.rsplit_once('.')?;
+    (!stem.is_empty() && !ext.is_empty() && ext.chars().all(|c| c.is_ascii_alphanumeric())).then(|| ext.to_owned())
+}
+
+fn metadata_of(report: &Report) -> Option<Value> {
+    if let Some(img) = &report.image {
+        return Some(json!({"width": img.width, "height": img.height}));
+    }
+    let v = report.video.as_ref()?;
+    let mut m = serde_json::Map::new();
+    if let Some(fps) = v.frame_rate {
+        m.insert("frameRate".into(), json!(fps));
+    }
+    if let Some(w) = v.width {
+        m.insert("width".into(), json!(w));
+    }
+    if let Some(h) = v.height {
+        m.insert("height".into(), json!(h));
+    }
+    (!m.is_empty()).then_some(Value::Object(m))
+}
+
+/// A file that passed validation and is on its way.
+struct Ready {
+    file: PlannedFile,
+    report: Report,
+}
+
+/// One uploaded blob waiting to be registered.
+struct Pending {
+    path: PathBuf,
+    external_id: String,
+    asset: Value,
+}
+
+struct Run<'a> {
+    client: &'a HubClient,
+    config: &'a UploadConfig,
+    sink: &'a dyn EventSink<UploadEvent>,
+    overall: Arc<AtomicU64>,
+    summary: Mutex<UploadSummary>,
+}
+
+impl Run<'_> {
+    fn fail(&self, path: PathBuf, error: &Error) {
+        let info = ErrorInfo::from(error);
+        self.sink.send(UploadEvent::Failed { path: path.clone(), error: info.clone() });
+        self.lock().failed.push(Failed { path, error: info });
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, UploadSummary> {
+        self.summary.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Converts if asked, reserves, streams the bytes; returns the asset to register.
+    async fn send(&self, ready: Ready, cancel: &CancellationToken) -> Result<Pending, Error> {
+        let Ready { file, report } = ready;
+        let _tmp; // keeps a converted WAV alive until it is uploaded
+        let (source, ext) = if report.convert_to_wav {
+            let dir = tempfile::tempdir().map_err(|e| Error::with_source(ErrorCode::Internal, "cannot create a temp folder for conversion", e))?;
+            let wav = dir.path().join("converted.wav");
+            let (src, dst) = (file.path.clone(), wav.clone());
+            tokio::task::spawn_blocking(move || media::audio::convert_to_wav(&src, &dst))
+                .await
+                .map_err(|e| Error::with_source(ErrorCode::Internal, "the conversion task failed", e))?
+                .map_err(|e| Error::with_source(ErrorCode::UnsupportedFormat, format!("cannot convert {} to WAV: {e}", file.path.display()), e))?;
+            _tmp = dir;
+            (wav, Some("wav".to_owned()))
+        } else {
+            (file.path.clone(), upload_extension(&file.external_id))
+        };
+        let size = fs_err::tokio::metadata(&source)
+            .await
+            .map_err(|e| Error::with_source(ErrorCode::NotFound, format!("cannot read {}", source.display()), e))?
+            .len();
+        let id = hex::encode(rand::random::<[u8; 16]>());
+        let name = ext.map_or_else(|| id.clone(), |e| format!("{id}.{e}"));
+        let url = self.client.upload_url(&self.config.project, &name).await?;
+        self.sink.send(UploadEvent::Started { path: file.path.clone(), bytes: size });
+
+        let throttle = Arc::new(Mutex::new((Throttle::new(), 0u64)));
+        let (sink, overall, path) = (self.sink, self.overall.clone(), file.path.clone());
+        // Only the highest count seen is reported, so a retried PUT never makes progress go back.
+        let report_progress = {
+            let throttle = throttle.clone();
+            move |sent: u64, force: bool| {
+                let mut t = throttle.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+                if sent <= t.1 && !force {
+                    return;
+                }
+                let delta = sent.saturating_sub(t.1);
+                t.1 = t.1.max(sent);
+                let all = overall.fetch_add(delta, Ordering::Relaxed) + delta;
+                if force || t.0.ready(Instant::now()) {
+                    sink.send(UploadEvent::Progress { path: path.clone(), sent: t.1, total: size, overall_sent: all });
+                }
+            }
+        };
+        // The sink is borrowed for the whole run; forward events through a channel so the PUT
+        // body (which must be 'static) only holds an owned sender.
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<u64>();
+        let put = self.client.put_file(&url, &source, Arc::new(move |n| {
+            let _ = tx.send(n);
+        }));
+        tokio::pin!(put);
+        let result = loop {
+            tokio::select! {
+                () = cancel.cancelled() => break Err(Error::new(ErrorCode::Cancelled, "cancelled")),
+                r = &mut put => break r,
+                Some(n) = rx.recv() => report_progress(n, false),
+            }
+        };
+        while let Ok(n) = rx.try_recv() {
+            report_progress(n, false);
+        }
+        result?;
+        report_progress(size, true);
+        let mut asset = json!({
+            "data": url.split('?').next().unwrap_or(&url),
+            "externalId": file.external_id,
+            "uploadId": id,
+        });
+        if let Some(m) = metadata_of(&report) {
+            asset["metadata"] = m;
+        }
+        Ok(Pending { path: file.path, external_id: file.external_id, asset })
+    }
+
+    async fn register(&self, pending: Vec<Pending>, batches: &[String]) {
+        if pending.is_empty() {
+            return;
+        }
+        let assets: Vec<Value> = pending.iter().map(|p| p.asset.clone()).collect();
+        match self.client.register(&self.config.project, &assets, batches, true, self.config.priority).await {
+            Ok(reg) if reg.asset_ids.len() == pending.len() => {
+                for (p, id) in pending.into_iter().zip(reg.asset_ids) {
+                    self.sink.send(UploadEvent::Uploaded { path: p.path.clone(), asset_id: id.clone(), external_id: p.external_id.clone() });
+                    self.lock().uploaded.push(Uploaded { path: p.path, asset_id: id, external_id: p.external_id });
+                }
+            }
+            Ok(reg) => {
+                let e = Error::new(ErrorCode::Internal, format!("the hub registered {} assets for {} files", reg.asset_ids.len(), pending.len()));
+                for p in pending {
+                    self.fail(p.path, &e);
+                }
+            }
+            Err(e) => {
+                for p in pending {
+                    self.fail(p.path, &e);
+                }
+            }
+        }
+    }
+}
+
+/// Makes sure the batches exist (creating them when asked) and returns their IDs.
+async fn batch_ids(client: &HubClient, config: &UploadConfig) -> Result<Vec<String>, Error> {
+    if config.batches.is_empty() {
+        return Ok(Vec::new());
+    }
+    let project = client.project(&config.project).await?;
+    let mut ids = Vec::new();
+    for b in &config.batches {
+        if let Some(found) = project.batches.iter().find(|x| &x.id == b || &x.name == b) {
+            ids.push(found.id.clone());
+        } else if config.create_batches {
+            ids.push(client.create_batch(&config.project, b).await?.id);
+        } else {
+            return Err(Error::new(
+                ErrorCode::NotFound,
+                format!("batch {b:?} does not exist in project {}; create it first or ask to create missing batches", config.project),
+            ));
+        }
+    }
+    Ok(ids)
+}
+
+/// Validates and uploads files and folders into a project. Fatal problems (unknown project,
+/// wrong key, missing batch) are an `Err`; a bad or failed file is an entry in the summary.
+pub async fn upload(
+    client: &HubClient,
+    paths: &[PathBuf],
+    config: &UploadConfig,
+    sink: &dyn EventSink<UploadEvent>,
+    cancel: &CancellationToken,
+) -> Result<UploadSummary, Error> {
+    let batches = batch_ids(client, config).await?;
+    // Fail early on a wrong project or key, before any file is read.
+    if batches.is_empty() {
+        client.project(&config.project).await?;
+    }
+    let paths_owned = paths.to_vec();
+    let planned = tokio::task::spawn_blocking(move || plan(&paths_owned))
+        .await
+        .map_err(|e| Error::with_source(ErrorCode::Internal, "planning failed", e))?;
+    sink.send(UploadEvent::Planned { files: planned.files.len(), bytes: planned.files.iter().map(|f| f.size).sum() });
+    let run = Run { client, config, sink, overall: Arc::new(AtomicU64::new(0)), summary: Mutex::new(UploadSummary::default()) };
+    for s in planned.skipped {
+        sink.send(UploadEvent::Skipped { path: s.path.clone(), reason: s.reason.clone() });
+        run.lock().skipped.push(s);
+    }
+    for f in planned.failed {
+        sink.send(UploadEvent::Failed { path: f.path.clone(), error: f.error.clone() });
+        run.lock().failed.push(f);
+    }
+
+    let probe_config = ProbeConfig { audio: config.audio };
+    let probes = futures::stream::iter(planned.files.into_iter().map(|file| {
+        let cfg = probe_config.clone();
+        async move {
+            let p = file.path.clone();
+            let report = tokio::task::spawn_blocking(move || media::probe_with(&p, &cfg)).await;
+            (file, report)
+        }
+    }))
+    .buffered(std::thread::available_parallelism().map_or(2, std::num::NonZero::get) * 2);
+
+    let concurrency = config.concurrency.max(1);
+    let chunk = config.register_chunk.clamp(1, 5000);
+    let run_ref = &run;
+    let uploads = probes
+        .filter_map(|(file, report)| async move {
+            let report = match report {
+                Ok(r) => r,
+                Err(e) => {
+                    run_ref.fail(file.path, &Error::with_source(ErrorCode::Internal, "validation panicked", e));
+                    return None;
+                }
+            };
+            run_ref.sink.send(UploadEvent::Probed { path: file.path.clone(), kind: report.kind, verdict: report.verdict });
+            if report.verdict == Verdict::Reject {
+                run_ref.sink.send(UploadEvent::Rejected { path: file.path.clone(), problems: report.problems.clone() });
+                run_ref.lock().rejected.push(Rejected { path: file.path, problems: report.problems });
+                return None;
+            }
+            Some(Ready { file, report })
+        })
+        .map(|ready| async move {
+            let path = ready.file.path.clone();
+            if cancel.is_cancelled() {
+                return Err((path, Error::new(ErrorCode::Cancelled, "cancelled")));
+            }
+            run_ref.send(ready, cancel).await.map_err(|e| (path, e))
+        })
+        .buffer_unordered(concurrency);
+    tokio::pin!(uploads);
+    let mut pending = Vec::new();
+    while let Some(done) = uploads.next().await {
+        match done {
+            Ok(p) => {
+                pending.push(p);
+                if pending.len() >= chunk {
+                    run.register(std::mem::take(&mut pending), &batches).await;
+                }
+            }
+            Err((path, e)) => run.fail(path, &e),
+        }
+    }
+    run.register(pending, &batches).await;
+    let summary = std::mem::take(&mut *run.lock());
+    sink.send(UploadEvent::Finished {
+        uploaded: summary.uploaded.len(),
+        skipped: summary.skipped.len(),
+        rejected: summary.rejected.len(),
+        failed: summary.failed.len(),
+        bytes: run.overall.load(Ordering::Relaxed),
+    });
+    Ok(summary)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn extensions_keep_nii_gz_whole() {
+        assert_eq!(upload_extension("Brain.NII.GZ").as_deref(), Some("nii.gz"));
+        assert_eq!(upload_extension("a.b.PNG").as_deref(), Some("png"));
+        assert_eq!(upload_extension("README"), None);
+        assert_eq!(upload_extension(".hidden"), None);
+    }
+
+    #[test]
+    fn plan_names_folder_files_by_relative_path() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let root = dir.path().join("drop");
+        std::fs::create_dir_all(root.join("sub/deeper")).expect("mkdir");
+        std::fs::write(root.join("a.png"), b"x").expect("write");
+        std::fs::write(root.join("sub/deeper/b.png"), b"xy").expect("write");
+        std::fs::write(root.join(".DS_Store"), b"x").expect("write");
+        let single = dir.path().join("single.txt");
+        std::fs::write(&single, b"hello").expect("write");
+        let p = plan(&[root.clone(), single.clone(), dir.path().join("missing")]);
+        let ids: Vec<_> = p.files.iter().map(|f| f.external_id.as_str()).collect();
+        assert_eq!(ids, ["a.png", "sub/deeper/b.png", "single.txt"]);
+        assert_eq!(p.files[1].size, 2);
+        assert_eq!(p.skipped.len(), 1);
+        assert_eq!(p.failed.len(), 1);
+        assert_eq!(p.failed[0].error.code, ErrorCode::NotFound);
+    }
+}
+
+/// The name of the project local mode uses when none is chosen.
+pub const DEFAULT_PROJECT_NAME: &str = "Default project";
+
+/// The hub's project named [`DEFAULT_PROJECT_NAME`], created if there is none, so a first-time
+/// user can upload before making any choice.
+pub async fn default_project(client: &HubClient) -> Result<ProjectInfo, Error> {
+    let mut page = 1;
+    loop {
+        let got = client.list_projects(page, 100).await?;
+        if let Some(p) = got.items.iter().find(|p| p.name == DEFAULT_PROJECT_NAME) {
+            return Ok(p.clone());
+        }
+        if got.items.is_empty() || page * 100 >= got.total {
+            break;
+        }
+        page += 1;
+    }
+    client.create_project(DEFAULT_PROJECT_NAME, "Created on first use").await
+}

@@ -1,0 +1,313 @@
+//! The hub's v2 API over real HTTP on 127.0.0.1: shapes, auth, signed URLs, refusals.
+
+use assetdrop::hub::HubConfig;
+use reqwest::{Client, StatusCode};
+use serde_json::{json, Value};
+
+use crate::support::hub::{blob_file, in_process};
+
+struct Api {
+    url: String,
+    key: String,
+    http: Client,
+}
+
+impl Api {
+    async fn call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> (StatusCode, Value) {
+        let mut req = self.http.request(method, format!("{}{path}", self.url)).header("apikey", &self.key);
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let resp = req.send().await.expect("send");
+        let status = resp.status();
+        let v = resp.json::<Value>().await.unwrap_or(Value::Null);
+        (status, v)
+    }
+    async fn get(&self, path: &str) -> (StatusCode, Value) {
+        self.call(reqwest::Method::GET, path, None).await
+    }
+    async fn post(&self, path: &str, body: Value) -> (StatusCode, Value) {
+        self.call(reqwest::Method::POST, path, Some(body)).await
+    }
+}
+
+fn fail_message(v: &Value) -> &str {
+    assert_eq!(v["status"], "fail", "expected a fail envelope, got {v}");
+    v["message"].as_str().expect("message")
+}
+
+async fn setup(config: impl FnOnce(&mut HubConfig)) -> (tempfile::TempDir, assetdrop::hub::RunningHub, Api) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut c = HubConfig::new(dir.path());
+    c.api_key = Some("test-key".into());
+    config(&mut c);
+    let hub = in_process(c).await;
+    let api = Api { url: hub.url.clone(), key: hub.api_key.clone(), http: Client::new() };
+    (dir, hub, api)
+}
+
+async fn new_project(api: &Api) -> String {
+    let (s, v) = api.post("/v2/project", json!({"name": "P", "description": "d"})).await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    v["data"]["project"]["_id"].as_str().expect("id").to_owned()
+}
+
+async fn upload_bytes(api: &Api, project: &str, name: &str, bytes: &[u8]) -> String {
+    let (s, v) = api.get(&format!("/v2/getUploadUrl?name={name}&project={project}&type=assets")).await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    let url = v["data"]["uploadUrl"].as_str().expect("uploadUrl").to_owned();
+    let put = api.http.put(&url).body(bytes.to_vec()).send().await.expect("put");
+    assert_eq!(put.status(), StatusCode::OK, "{}", put.text().await.unwrap_or_default());
+    url.split('?').next().expect("base").to_owned()
+}
+
+#[tokio::test]
+async fn full_import_flow_round_trips() {
+    let (dir, hub, api) = setup(|_| {}).await;
+    let project = new_project(&api).await;
+
+    let (s, v) = api.get(&format!("/v2/project/{project}")).await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(v["data"]["project"]["name"], "P");
+    assert_eq!(v["data"]["project"]["type"], "ango");
+    assert_eq!(v["data"]["project"]["batches"], json!([]));
+    assert_eq!(v["data"]["project"]["assetBuilderTemplates"], json!([]));
+
+    let (s, v) = api.post(&format!("/v2/batches/{project}"), json!({"name": "b1"})).await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    let b1 = v["data"]["project"]["_id"].as_str().expect("batch id").to_owned();
+    let (s, v) = api
+        .post(&format!("/v2/batches/{project}"), json!({"batches": [{"_id": b1, "name": "b1"}, {"name": "b2"}]}))
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    let names: Vec<&str> = v["data"]["batches"].as_array().expect("list").iter().map(|b| b["name"].as_str().expect("name")).collect();
+    assert_eq!(names, ["b1", "b2"]);
+
+    let png = b"\x89PNG\r\n\x1a\n0000fake-but-sniffable";
+    let data = upload_bytes(&api, &project, "abc.png", png).await;
+    let text_data = upload_bytes(&api, &project, "notes.txt", b"hello world").await;
+    let (s, v) = api
+        .post(
+            &format!("/v2/project/{project}/cloud?batches=%5B%22b1%22%5D"),
+            json!({"assets": [
+                {"data": data, "externalId": "cat.png", "metadata": {"width": 2, "height": 3}, "contextData": {"k": "v"}},
+                {"data": text_data, "externalId": "notes.txt", "batches": ["b2"]},
+                {"data": "https://example.com/a%20b.jpg", "externalId": "remote", "width": 10, "height": 20}
+            ], "uploadLocal": "false", "priority": 5}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    assert_eq!(v["data"]["assets"]["assetsCreated"], 3);
+    let ids: Vec<String> = serde_json::from_value(v["data"]["assetIds"].clone()).expect("ids");
+
+    let (s, v) = api.get(&format!("/v2/project/{project}/assets?page=1&limit=10")).await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(v["data"]["total"], 3);
+    let first = &v["data"]["assets"][0];
+    assert_eq!(first["externalId"], "cat.png");
+    assert_eq!(first["kind"], "image");
+    assert_eq!(first["size"], png.len());
+    assert_eq!(first["priority"], 5);
+    assert_eq!(first["metadata"], json!({"width": 2, "height": 3}));
+    assert_eq!(first["contextData"], json!({"k": "v"}));
+    assert_eq!(first["batches"], json!([b1]));
+    assert_eq!(v["data"]["assets"][1]["kind"], "text");
+    assert_eq!(v["data"]["assets"][2]["metadata"], json!({"width": 10, "height": 20}));
+    // The stored bytes equal what was sent, under uploaded-data/<project>/.
+    let file = blob_file(dir.path(), &hub.url, first["data"].as_str().expect("data"));
+    assert!(file.starts_with(dir.path().join("uploaded-data").join(&project)));
+    assert_eq!(std::fs::read(&file).expect("blob"), png);
+
+    // Filters: by external ID, by batch (all must match), by ID; paging.
+    let f = |filters: Value| format!("/v2/project/{project}/assets?filters={}", percent_encoding::utf8_percent_encode(&filters.to_string(), percent_encoding::NON_ALPHANUMERIC));
+    assert_eq!(api.get(&f(json!({"externalId": "notes.txt"}))).await.1["data"]["total"], 1);
+    assert_eq!(api.get(&f(json!({"batches": ["b2"]}))).await.1["data"]["total"], 1);
+    assert_eq!(api.get(&f(json!({"batches": ["b1", "b2"]}))).await.1["data"]["total"], 0);
+    assert_eq!(api.get(&f(json!({"_id": ids[2]}))).await.1["data"]["assets"][0]["externalId"], "remote");
+    let (_, page2) = api.get(&format!("/v2/project/{project}/assets?page=2&limit=2")).await;
+    assert_eq!(page2["data"]["assets"].as_array().expect("page").len(), 1);
+
+    // Assign batches, then delete.
+    let (s, v) = api.post("/v2/assignBatches", json!({"assets": [ids[1]], "batches": ["b1"], "projectId": project})).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(api.get(&f(json!({"batches": ["b1", "b2"]}))).await.1["data"]["total"], 1);
+    let (s, v) = api.call(reqwest::Method::DELETE, &format!("/v2/project/{project}/assets"), Some(json!({"project": project, "assets": [ids[0]]}))).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(api.get(&format!("/v2/project/{project}/assets")).await.1["data"]["total"], 2);
+
+    // A signed GET URL serves the bytes without a key.
+    let (s, v) = api.get(&format!("/v2/getSignedUrl?url={}", percent_encoding::utf8_percent_encode(&text_data, percent_encoding::NON_ALPHANUMERIC))).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let got = Client::new().get(v["data"]["signedUrl"].as_str().expect("signed")).send().await.expect("get");
+    assert_eq!(got.status(), StatusCode::OK);
+    assert_eq!(got.bytes().await.expect("bytes").as_ref(), b"hello world");
+    // Without a signature or key: refused.
+    assert_eq!(Client::new().get(&text_data).send().await.expect("get").status(), StatusCode::FORBIDDEN);
+
+    let (s, v) = api.get("/v2/listProjects?page=1&limit=10").await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(v["data"]["total"], 1);
+    hub.shutdown().await.expect("shutdown");
+}
+
+#[tokio::test]
+async fn missing_or_wrong_key_is_401() {
+    let (_dir, hub, api) = setup(|_| {}).await;
+    for key in [None, Some("wrong"), Some("")] {
+        let mut req = api.http.get(format!("{}/v2/listProjects", api.url));
+        if let Some(k) = key {
+            req = req.header("apikey", k);
+        }
+        let resp = req.send().await.expect("send");
+        assert_eq!(resp.status(), StatusCode::UNAUTHORIZED, "key {key:?}");
+        let v: Value = resp.json().await.expect("json");
+        assert_eq!(fail_message(&v), "Invalid API KEY");
+    }
+    hub.shutdown().await.expect("shutdown");
+}
+
+#[tokio::test]
+async fn tampered_and_expired_signed_urls_are_403() {
+    let (_dir, hub, api) = setup(|c| c.url_ttl_secs = 1).await;
+    let project = new_project(&api).await;
+    let (_, v) = api.get(&format!("/v2/getUploadUrl?name=a.txt&project={project}")).await;
+    let url = v["data"]["uploadUrl"].as_str().expect("url").to_owned();
+    let (base, query) = url.split_once('?').expect("query");
+    // Tampered: another path with the same signature, a changed size limit, a changed signature.
+    let (_, v2) = api.get(&format!("/v2/getUploadUrl?name=b.txt&project={project}")).await;
+    let other_base = v2["data"]["uploadUrl"].as_str().expect("url").split('?').next().expect("base").to_owned();
+    let sig_flipped = {
+        let i = query.find("sig=").expect("sig") + 4;
+        let mut q = query.to_owned();
+        let c = if &q[i..=i] == "0" { "1" } else { "0" };
+        q.replace_range(i..=i, c);
+        q
+    };
+    for tampered in [
+        format!("{other_base}?{query}"),
+        format!("{base}?{}", query.replace("maxSize=", "maxSize=9")),
+        format!("{base}?{sig_flipped}"),
+        base.to_owned(),
+    ] {
+        let resp = api.http.put(&tampered).body("x").send().await.expect("put");
+        assert_eq!(resp.status(), StatusCode::FORBIDDEN, "{tampered}");
+        let v: Value = resp.json().await.expect("json");
+        assert!(!fail_message(&v).is_empty());
+    }
+    // Expired: the URL lives one second.
+    tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
+    let resp = api.http.put(&url).body("x").send().await.expect("put");
+    assert_eq!(resp.status(), StatusCode::FORBIDDEN);
+    let v: Value = resp.json().await.expect("json");
+    assert!(fail_message(&v).contains("expired"), "{v}");
+    hub.shutdown().await.expect("shutdown");
+}
+
+#[tokio::test]
+async fn path_climbing_names_are_refused() {
+    let (dir, hub, api) = setup(|_| {}).await;
+    let project = new_project(&api).await;
+    for name in ["../escape.png", "..%2Fescape.png", "/etc/passwd", "%2Fetc%2Fpasswd", "a/b.png", "..\\x.png", ".hidden", "", "C:evil.png"] {
+        let (s, v) = api.get(&format!("/v2/getUploadUrl?name={name}&project={project}")).await;
+        assert_eq!(s, StatusCode::BAD_REQUEST, "name {name:?}: {v}");
+        assert!(fail_message(&v).contains("name"), "{v}");
+    }
+    // Straight at the blob route, with an encoded separator: refused before any signature check.
+    let resp = api.http.put(format!("{}/uploaded-data/{project}/..%2F..%2Fescape.png", api.url)).body("x").send().await.expect("put");
+    assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
+    assert!(!dir.path().join("escape.png").exists());
+    hub.shutdown().await.expect("shutdown");
+}
+
+#[tokio::test]
+async fn oversize_bodies_are_413() {
+    let (_dir, hub, api) = setup(|c| {
+        c.max_upload_bytes = 1000;
+        c.max_json_bytes = 10_000;
+    })
+    .await;
+    let project = new_project(&api).await;
+    let (_, v) = api.get(&format!("/v2/getUploadUrl?name=big.bin&project={project}")).await;
+    let url = v["data"]["uploadUrl"].as_str().expect("url").to_owned();
+    // With a Content-Length: refused up front.
+    let resp = api.http.put(&url).body(vec![0u8; 1001]).send().await.expect("put");
+    assert_eq!(resp.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    // Streamed without a length: refused when the limit is passed, and nothing is left behind.
+    let chunks = futures::stream::iter((0..20).map(|_| Ok::<_, std::io::Error>(vec![1u8; 100])));
+    let resp = api.http.put(&url).body(reqwest::Body::wrap_stream(chunks)).send().await.expect("put");
+    assert_eq!(resp.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    let v: Value = resp.json().await.expect("json");
+    assert!(fail_message(&v).contains("larger"));
+    // Exactly at the limit: accepted.
+    assert_eq!(api.http.put(&url).body(vec![0u8; 1000]).send().await.expect("put").status(), StatusCode::OK);
+    // A JSON body over the limit.
+    let assets: Vec<Value> = (0..400).map(|i| json!({"data": "https://example.com/x.png", "externalId": format!("{i}")})).collect();
+    let (s, v) = api.post(&format!("/v2/project/{project}/cloud"), json!({"assets": assets})).await;
+    assert_eq!(s, StatusCode::PAYLOAD_TOO_LARGE, "{v}");
+    assert!(fail_message(&v).contains("too large"));
+    hub.shutdown().await.expect("shutdown");
+}
+
+#[tokio::test]
+async fn client_mistakes_are_4xx_naming_the_field() {
+    let (_dir, hub, api) = setup(|_| {}).await;
+    let project = new_project(&api).await;
+    let cloud = format!("/v2/project/{project}/cloud");
+    let cases: Vec<(String, Option<Value>, StatusCode, &str)> = vec![
+        ("/v2/project".into(), Some(json!({"description": "no name"})), StatusCode::BAD_REQUEST, "name"),
+        ("/v2/project".into(), Some(json!({"name": "x", "type": "video"})), StatusCode::BAD_REQUEST, "type"),
+        (cloud.clone(), Some(json!({"assets": [{"data": "https://e.com/a.png"}]})), StatusCode::BAD_REQUEST, "assets[0].externalId"),
+        (cloud.clone(), Some(json!({"assets": [{"externalId": "x"}]})), StatusCode::BAD_REQUEST, "assets[0].data"),
+        (cloud.clone(), Some(json!({"assets": [{"data": "https://e.com/a.png", "externalId": "a", "metadata": 3}]})), StatusCode::BAD_REQUEST, "assets[0].metadata"),
+        (cloud.clone(), Some(json!({"assets": [{"data": "https://e.com/a.png", "externalId": "a"}], "priority": 1001})), StatusCode::BAD_REQUEST, "priority"),
+        (cloud.clone(), Some(json!({"assets": [{"data": "https://e.com/a.png", "externalId": "a"}], "uploadLocal": "maybe"})), StatusCode::BAD_REQUEST, "uploadLocal"),
+        (cloud.clone(), Some(json!({"assets": []})), StatusCode::BAD_REQUEST, "assets"),
+        (cloud.clone(), Some(json!({"assets": [{"data": "https://e.com/a.png", "externalId": "a", "batches": ["nope"]}]})), StatusCode::NOT_FOUND, "nope"),
+        (format!("{cloud}?batches=notjson"), Some(json!({"assets": [{"data": "https://e.com/a.png", "externalId": "a"}]})), StatusCode::BAD_REQUEST, "batches"),
+        (format!("/uploaded-data/{project}/never.png"), None, StatusCode::NOT_FOUND, "no file"),
+        (format!("/v2/project/{project}/assets?filters=%7B%22color%22%3A1%7D"), None, StatusCode::BAD_REQUEST, "filters.color"),
+        (format!("/v2/project/{project}/assets?limit=0"), None, StatusCode::BAD_REQUEST, "limit"),
+        ("/v2/project/000000000000000000000000".into(), None, StatusCode::NOT_FOUND, "not found"),
+        ("/v2/project/000000000000000000000000/cloud".into(), Some(json!({"assets": [{"data": "https://e.com/a.png", "externalId": "a"}]})), StatusCode::NOT_FOUND, "not found"),
+        ("/v2/getUploadUrl?name=a.png".into(), None, StatusCode::BAD_REQUEST, "project"),
+        (format!("/v2/getUploadUrl?name=a.png&project={project}&type=brushes"), None, StatusCode::BAD_REQUEST, "type"),
+        ("/v2/nowhere".into(), None, StatusCode::NOT_FOUND, "no route"),
+    ];
+    for (path, body, want, needle) in cases {
+        let (s, v) = match body {
+            Some(b) => api.post(&path, b).await,
+            None => api.get(&path).await,
+        };
+        assert_eq!(s, want, "{path}: {v}");
+        let msg = fail_message(&v);
+        assert!(msg.contains(needle), "{path}: message {msg:?} should name {needle:?}");
+    }
+    // Not JSON at all.
+    let resp = api.http.post(format!("{}{cloud}", api.url)).header("apikey", &api.key).body("{nope").send().await.expect("send");
+    assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
+    // Registering a hub URL nothing was uploaded to.
+    let (_, v) = api.get(&format!("/v2/getUploadUrl?name=ghost.png&project={project}")).await;
+    let ghost = v["data"]["uploadUrl"].as_str().expect("url").split('?').next().expect("base").to_owned();
+    let (s, v) = api.post(&cloud, json!({"assets": [{"data": ghost, "externalId": "g"}]})).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    assert!(fail_message(&v).contains("PUT the file"), "{v}");
+    // Reusing an upload name: conflict.
+    let (s, _) = api.get(&format!("/v2/getUploadUrl?name=ghost.png&project={project}")).await;
+    assert_eq!(s, StatusCode::CONFLICT);
+    hub.shutdown().await.expect("shutdown");
+}
+
+#[tokio::test]
+async fn registration_with_an_upload_id_is_idempotent() {
+    let (_dir, hub, api) = setup(|_| {}).await;
+    let project = new_project(&api).await;
+    let data = upload_bytes(&api, &project, "x.txt", b"abc").await;
+    let body = json!({"assets": [{"data": data, "externalId": "x.txt", "uploadId": "u-1"}]});
+    let (_, first) = api.post(&format!("/v2/project/{project}/cloud"), body.clone()).await;
+    let (s, again) = api.post(&format!("/v2/project/{project}/cloud"), body).await;
+    assert_eq!(s, StatusCode::CREATED);
+    assert_eq!(again["data"]["assets"]["assetsCreated"], 0);
+    assert_eq!(first["data"]["assetIds"], again["data"]["assetIds"]);
+    assert_eq!(api.get(&format!("/v2/project/{project}/assets")).await.1["data"]["total"], 1);
+    hub.shutdown().await.expect("shutdown");
+}

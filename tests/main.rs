@@ -1,0 +1,9 @@
+//! The one integration-test binary: library, CLI and hub together, against real servers on
+//! 127.0.0.1. Each module below is one area; `support` holds what they share.
+
+mod support;
+
+mod audio_verdicts;
+mod hub_api;
+mod media_probe;
+mod upload_cli;

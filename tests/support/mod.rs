@@ -1,0 +1,6 @@
+//! What the integration tests share: generated fixtures, a hub on 127.0.0.1:0, event recorders.
+#![allow(dead_code)]
+
+pub mod events;
+pub mod fixtures;
+pub mod hub;
