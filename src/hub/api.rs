@@ -288,10 +288,29 @@ fn blob_path(key: &str) -> BlobPath {
     BlobPath::from_iter(key.split('/'))
 }
 
+/// Characters escaped in one URL path segment (RFC 3986 keeps unreserved and sub-delims).
+const SEGMENT: &percent_encoding::AsciiSet = &percent_encoding::CONTROLS
+    .add(b' ')
+    .add(b'"')
+    .add(b'#')
+    .add(b'%')
+    .add(b'/')
+    .add(b'<')
+    .add(b'>')
+    .add(b'?')
+    .add(b'[')
+    .add(b'\\')
+    .add(b']')
+    .add(b'^')
+    .add(b'`')
+    .add(b'{')
+    .add(b'|')
+    .add(b'}');
+
 fn blob_url(st: &State, key: &str) -> String {
     let encoded: Vec<String> = key
         .split('/')
-        .map(|s| percent_encoding::utf8_percent_encode(s, percent_encoding::NON_ALPHANUMERIC).to_string())
+        .map(|s| percent_encoding::utf8_percent_encode(s, SEGMENT).to_string())
         .collect();
     format!("{}/{}", st.base_url, encoded.join("/"))
 }

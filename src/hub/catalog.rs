@@ -475,7 +475,7 @@ impl Catalog for SqliteCatalog {
         }
         // Free the names first so renames that swap names do not trip the UNIQUE constraint.
         for id in &keep {
-            tx.execute("UPDATE batches SET name = '\u{0}' || id WHERE id = ?1", [id])?;
+            tx.execute("UPDATE batches SET name = char(0) || id WHERE id = ?1", [id])?;
         }
         for (id, name) in batches {
             let seq = next_seq(&tx, "batches")?;

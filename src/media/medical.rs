@@ -38,7 +38,9 @@ const SEQUENCE_END: u32 = 0xFFFE_E0DD;
 const UNDEFINED: u32 = u32::MAX;
 
 /// Value representations whose length is 4 bytes after 2 reserved ones (explicit VR).
-const LONG_VRS: [&[u8; 2]; 13] = [b"OB", b"OD", b"OF", b"OL", b"OV", b"OW", b"SQ", b"SV", b"UC", b"UN", b"UR", b"UT", b"UV"];
+const LONG_VRS: [&[u8; 2]; 13] = [
+    b"OB", b"OD", b"OF", b"OL", b"OV", b"OW", b"SQ", b"SV", b"UC", b"UN", b"UR", b"UT", b"UV",
+];
 
 /// Why a walk stopped early.
 enum Stop {
@@ -73,25 +75,42 @@ impl<R: Read + Seek> Walker<'_, R> {
     fn header(&mut self, pos: u64) -> io::Result<Result<Element, Stop>> {
         let len = self.src.len();
         let h = self.src.bytes(pos, 12)?.to_vec();
-        let cut = || Stop::Cut(format!("the file ends inside the element header at byte {pos} (of {len} bytes)"));
-        let (Some(group), Some(number)) = (take(&h, 0).map(u16::from_le_bytes), take(&h, 2).map(u16::from_le_bytes)) else {
+        let cut = || {
+            Stop::Cut(format!(
+                "the file ends inside the element header at byte {pos} (of {len} bytes)"
+            ))
+        };
+        let (Some(group), Some(number)) = (
+            take(&h, 0).map(u16::from_le_bytes),
+            take(&h, 2).map(u16::from_le_bytes),
+        ) else {
             return Ok(Err(cut()));
         };
         let tag = (u32::from(group) << 16) | u32::from(number);
         let u32_at = |at| take(&h, at).map(u32::from_le_bytes);
         let parsed = if group == 0xFFFE || !self.explicit {
             u32_at(4).map(|length| (length, pos + 8))
-        } else if h.get(4..6).is_some_and(|vr| LONG_VRS.iter().any(|long| long.as_slice() == vr)) {
+        } else if h
+            .get(4..6)
+            .is_some_and(|vr| LONG_VRS.iter().any(|long| long.as_slice() == vr))
+        {
             u32_at(8).map(|length| (length, pos + 12))
         } else {
             take(&h, 6).map(|b| (u32::from(u16::from_le_bytes(b)), pos + 8))
         };
-        Ok(parsed.map(|(length, value)| Element { tag, length, value }).ok_or_else(cut))
+        Ok(parsed
+            .map(|(length, value)| Element { tag, length, value })
+            .ok_or_else(cut))
     }
 
     /// Walks elements from `pos` to the end of the file, or to the delimiter `until`; returns the
     /// position after the delimiter (or the end).
-    fn walk(&mut self, mut pos: u64, until: Option<u32>, depth: u32) -> io::Result<Result<u64, Stop>> {
+    fn walk(
+        &mut self,
+        mut pos: u64,
+        until: Option<u32>,
+        depth: u32,
+    ) -> io::Result<Result<u64, Stop>> {
         let len = self.src.len();
         if depth > MAX_DEPTH {
             return Ok(Err(Stop::Limit));
@@ -100,7 +119,9 @@ impl<R: Read + Seek> Walker<'_, R> {
             if pos >= len {
                 return Ok(match until {
                     None => Ok(pos),
-                    Some(_) => Err(Stop::Cut(format!("the file ends inside a sequence (at byte {len})"))),
+                    Some(_) => Err(Stop::Cut(format!(
+                        "the file ends inside a sequence (at byte {len})"
+                    ))),
                 });
             }
             self.elements += 1;
@@ -116,7 +137,11 @@ impl<R: Read + Seek> Walker<'_, R> {
             }
             if el.length == UNDEFINED {
                 // A sequence, an item or encapsulated pixel data: walk to its delimiter.
-                let end = if el.tag == ITEM { ITEM_END } else { SEQUENCE_END };
+                let end = if el.tag == ITEM {
+                    ITEM_END
+                } else {
+                    SEQUENCE_END
+                };
                 pos = match self.walk(el.value, Some(end), depth + 1)? {
                     Ok(next) => next,
                     Err(stop) => return Ok(Err(stop)),
@@ -141,7 +166,11 @@ impl<R: Read + Seek> Walker<'_, R> {
 /// inside an element (usually the pixel data).
 pub(super) fn check_dicom<R: Read + Seek>(src: &mut Source<R>) -> io::Result<Vec<Problem>> {
     // The file meta group is always explicit VR little endian.
-    let mut walker = Walker { src, explicit: true, elements: 0 };
+    let mut walker = Walker {
+        src,
+        explicit: true,
+        elements: 0,
+    };
     let mut pos = 132;
     let mut syntax = String::new();
     loop {
@@ -151,18 +180,26 @@ pub(super) fn check_dicom<R: Read + Seek>(src: &mut Source<R>) -> io::Result<Vec
         }
         let el = match walker.header(pos)? {
             Ok(el) if el.length != UNDEFINED => el,
-            Ok(_) => return Ok(vec![Problem::error(ProblemCode::Corrupt, "the DICOM file meta group has an element of undefined length")]),
-            Err(Stop::Cut(message) | Stop::Limit) if message_is(&message) => return Ok(vec![cut_dicom(&message)]),
+            Ok(_) => {
+                return Ok(vec![Problem::error(
+                    ProblemCode::Corrupt,
+                    "the DICOM file meta group has an element of undefined length",
+                )])
+            }
             Err(Stop::Cut(message)) => return Ok(vec![cut_dicom(&message)]),
             Err(Stop::Limit) => return Ok(Vec::new()),
         };
         let end = el.value + u64::from(el.length);
         if end > walker.src.len() {
-            return Ok(vec![cut_dicom(&format!("element {} at byte {pos} runs past the end of the file", tag_name(el.tag)))]);
+            return Ok(vec![cut_dicom(&format!(
+                "element {} at byte {pos} runs past the end of the file",
+                tag_name(el.tag)
+            ))]);
         }
         if el.tag == 0x0002_0010 {
             let value = walker.src.bytes(el.value, el.length.min(64) as usize)?;
-            syntax = String::from_utf8_lossy(value).trim_end_matches(['\0', ' ']).to_owned();
+            syntax.clear();
+            syntax.push_str(String::from_utf8_lossy(value).trim_end_matches(['\0', ' ']));
         }
         pos = end;
     }
@@ -183,12 +220,10 @@ pub(super) fn check_dicom<R: Read + Seek>(src: &mut Source<R>) -> io::Result<Vec
     })
 }
 
-fn message_is(_: &str) -> bool {
-    false
-}
-
 fn cut_dicom(detail: &str) -> Problem {
-    truncated(format!("the DICOM file was cut short: {detail}; export or download it again"))
+    truncated(format!(
+        "the DICOM file was cut short: {detail}; export or download it again"
+    ))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -208,10 +243,15 @@ fn inflated_len<R: Read + Seek>(src: &mut Source<R>, start: u64) -> io::Result<I
     let compressed = src.len().saturating_sub(start);
     if compressed > MAX_INFLATE {
         let tail = src.tail(4)?;
-        return Ok(Inflated::Trailer(take(tail, 0).map_or(0, u32::from_le_bytes)));
+        return Ok(Inflated::Trailer(
+            take(tail, 0).map_or(0, u32::from_le_bytes),
+        ));
     }
     let mut reader = src.reader(start);
-    let result = io::copy(&mut flate2::read::MultiGzDecoder::new(&mut reader), &mut io::sink());
+    let result = io::copy(
+        &mut flate2::read::MultiGzDecoder::new(&mut reader),
+        &mut io::sink(),
+    );
     if let Some(e) = reader.failed.take() {
         return Err(e);
     }
@@ -222,7 +262,12 @@ fn inflated_len<R: Read + Seek>(src: &mut Source<R>, start: u64) -> io::Result<I
 }
 
 /// Checks that gzip-compressed data unpacks to at least `need` bytes. `what` names the data.
-fn check_gzip<R: Read + Seek>(src: &mut Source<R>, start: u64, need: u64, what: &str) -> io::Result<Option<Problem>> {
+fn check_gzip<R: Read + Seek>(
+    src: &mut Source<R>,
+    start: u64,
+    need: u64,
+    what: &str,
+) -> io::Result<Option<Problem>> {
     Ok(match inflated_len(src, start)? {
         Inflated::Measured(n) if n < need => Some(truncated(format!(
             "the compressed data unpacks to {n} bytes but {what} needs {need}: the file was cut short; export or download it again"
@@ -285,7 +330,10 @@ fn nrrd_vectors(value: &str) -> Option<Vec<Vec<f64>>> {
     while !rest.is_empty() {
         if let Some(inner) = rest.strip_prefix('(') {
             let close = inner.find(')')?;
-            let parts: Option<Vec<f64>> = inner[..close].split(',').map(|p| p.trim().parse().ok()).collect();
+            let parts: Option<Vec<f64>> = inner[..close]
+                .split(',')
+                .map(|p| p.trim().parse().ok())
+                .collect();
             out.push(parts?);
             rest = inner[close + 1..].trim_start();
         } else {
@@ -317,7 +365,12 @@ fn nrrd_rules(lines: &[&str]) -> (Vec<Problem>, Option<NrrdLayout>) {
             fields.push((name.trim().to_ascii_lowercase(), value.trim().to_owned()));
         }
     }
-    let get = |name: &str| fields.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str());
+    let get = |name: &str| {
+        fields
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    };
     let mut problems = Vec::new();
 
     if let Some(file) = get("data file").or_else(|| get("datafile")) {
@@ -330,10 +383,20 @@ fn nrrd_rules(lines: &[&str]) -> (Vec<Problem>, Option<NrrdLayout>) {
         Some(d) => problems.push(volume(format!("dimension: {d}: only 3-D volumes are supported (no 2-D, 4-D, time series or vector volumes)"))),
         None => problems.push(volume("dimension: missing; only 3-D volumes are supported")),
     }
-    let sizes: Vec<u64> = get("sizes").unwrap_or_default().split_whitespace().filter_map(|s| s.parse().ok()).collect();
+    let sizes: Vec<u64> = get("sizes")
+        .unwrap_or_default()
+        .split_whitespace()
+        .filter_map(|s| s.parse().ok())
+        .collect();
     let sizes_text = get("sizes").unwrap_or_default();
-    if sizes.len() != 3 || sizes_text.split_whitespace().count() != 3 {
-        problems.push(volume(format!("sizes: {sizes_text}: exactly 3 sizes are needed for a 3-D volume")));
+    if sizes_text.is_empty() {
+        problems.push(volume(
+            "sizes: missing; exactly 3 sizes are needed for a 3-D volume",
+        ));
+    } else if sizes.len() != 3 || sizes_text.split_whitespace().count() != 3 {
+        problems.push(volume(format!(
+            "sizes: {sizes_text}: exactly 3 sizes are needed for a 3-D volume"
+        )));
     }
     let type_name = get("type").unwrap_or_default();
     let voxel_bytes = if type_name.is_empty() {
@@ -357,7 +420,9 @@ fn nrrd_rules(lines: &[&str]) -> (Vec<Problem>, Option<NrrdLayout>) {
             None
         }
         Some(e) => {
-            problems.push(volume(format!("encoding: {e}: unknown; use raw, ascii or gzip")));
+            problems.push(volume(format!(
+                "encoding: {e}: unknown; use raw, ascii or gzip"
+            )));
             None
         }
         None => {
@@ -388,26 +453,48 @@ fn nrrd_rules(lines: &[&str]) -> (Vec<Problem>, Option<NrrdLayout>) {
     }
     match get("space origin") {
         Some(value) if nrrd_vectors(value).is_some_and(|v| v.len() == 1 && v[0].len() == 3) => {}
-        Some(value) => problems.push(volume(format!("space origin: {value}: 3 values are needed, as (x,y,z)"))),
-        None => problems.push(volume("space origin: missing; 3 values are needed, as (x,y,z)")),
+        Some(value) => problems.push(volume(format!(
+            "space origin: {value}: 3 values are needed, as (x,y,z)"
+        ))),
+        None => problems.push(volume(
+            "space origin: missing; 3 values are needed, as (x,y,z)",
+        )),
     }
     if let Some(kinds) = get("kinds") {
-        let spatial = |k: &str| matches!(k.to_ascii_lowercase().as_str(), "domain" | "space" | "???" | "none");
+        let spatial = |k: &str| {
+            matches!(
+                k.to_ascii_lowercase().as_str(),
+                "domain" | "space" | "???" | "none"
+            )
+        };
         if !kinds.split_whitespace().all(spatial) {
             problems.push(volume(format!("kinds: {kinds}: only scalar volumes are supported (kinds domain or space), not vector or time axes")));
         }
     }
-    if let (Some(bytes), Some(NrrdEncoding::Raw | NrrdEncoding::Gzip), None) = (voxel_bytes, encoding, get("endian")) {
+    if let (Some(bytes), Some(NrrdEncoding::Raw | NrrdEncoding::Gzip), None) =
+        (voxel_bytes, encoding, get("endian"))
+    {
         if bytes > 1 {
-            problems.push(volume(format!("endian: missing; it is required for {}-bit data (add endian: little or big)", bytes * 8)));
+            problems.push(volume(format!(
+                "endian: missing; it is required for {}-bit data (add endian: little or big)",
+                bytes * 8
+            )));
         }
     }
     if !problems.is_empty() {
         return (problems, None);
     }
-    let (Some(voxel_bytes), Some(encoding)) = (voxel_bytes, encoding) else { return (problems, None) };
-    let line_skip = get("line skip").or_else(|| get("lineskip")).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
-    let byte_skip = match get("byte skip").or_else(|| get("byteskip")).map(|v| v.parse::<i64>()) {
+    let (Some(voxel_bytes), Some(encoding)) = (voxel_bytes, encoding) else {
+        return (problems, None);
+    };
+    let line_skip = get("line skip")
+        .or_else(|| get("lineskip"))
+        .and_then(|v| v.parse::<u64>().ok())
+        .unwrap_or(0);
+    let byte_skip = match get("byte skip")
+        .or_else(|| get("byteskip"))
+        .map(str::parse::<i64>)
+    {
         None => Some(0),
         Some(Ok(n)) if n >= 0 && line_skip == 0 => Some(n as u64),
         Some(_) => None,
@@ -437,19 +524,31 @@ pub(super) fn check_nrrd<R: Read + Seek>(src: &mut Source<R>) -> io::Result<Vec<
     let header_text = String::from_utf8_lossy(&head[..blank.map_or(head.len(), |(i, _)| i)]);
     let lines: Vec<&str> = header_text.split('\n').skip(1).collect();
     let (mut problems, layout) = nrrd_rules(&lines);
-    let Some(layout) = layout else { return Ok(problems) };
+    let Some(layout) = layout else {
+        return Ok(problems);
+    };
     let Some((_, data_start)) = blank else {
         problems.push(if (head.len() as u64) < len {
-            Problem::error(ProblemCode::Corrupt, format!("the NRRD header has no end within its first {MAX_NRRD_HEADER} bytes"))
+            Problem::error(
+                ProblemCode::Corrupt,
+                format!("the NRRD header has no end within its first {MAX_NRRD_HEADER} bytes"),
+            )
         } else {
-            truncated("the NRRD header is not followed by a blank line and data: the file was cut short")
+            truncated(
+                "the NRRD header is not followed by a blank line and data: the file was cut short",
+            )
         });
         return Ok(problems);
     };
-    let Some(skip) = layout.byte_skip else { return Ok(problems) };
+    let Some(skip) = layout.byte_skip else {
+        return Ok(problems);
+    };
     let start = data_start as u64 + skip;
     let need = layout.voxels.saturating_mul(layout.voxel_bytes);
-    let what = format!("sizes {} of type {} ({} bytes each)", layout.sizes, layout.type_name, layout.voxel_bytes);
+    let what = format!(
+        "sizes {} of type {} ({} bytes each)",
+        layout.sizes, layout.type_name, layout.voxel_bytes
+    );
     match layout.encoding {
         NrrdEncoding::Raw => {
             let have = len.saturating_sub(start);
@@ -479,21 +578,57 @@ struct NiftiHeader {
 
 fn parse_nifti(bytes: &[u8]) -> Option<NiftiHeader> {
     let version = nifti_version(bytes)?;
-    let little = if version == 1 { bytes.starts_with(&348u32.to_le_bytes()) } else { bytes.starts_with(&540u32.to_le_bytes()) };
-    let i16_at = |at| take::<2>(bytes, at).map(|b| if little { i16::from_le_bytes(b) } else { i16::from_be_bytes(b) });
+    let little = if version == 1 {
+        bytes.starts_with(&348u32.to_le_bytes())
+    } else {
+        bytes.starts_with(&540u32.to_le_bytes())
+    };
+    let i16_at = |at| {
+        take::<2>(bytes, at).map(|b| {
+            if little {
+                i16::from_le_bytes(b)
+            } else {
+                i16::from_be_bytes(b)
+            }
+        })
+    };
     let mut dim = [0i64; 8];
     if version == 1 {
         for (i, d) in dim.iter_mut().enumerate() {
             *d = i64::from(i16_at(40 + 2 * i)?);
         }
-        let vox = take::<4>(bytes, 108).map(|b| if little { f32::from_le_bytes(b) } else { f32::from_be_bytes(b) })?;
-        Some(NiftiHeader { dim, datatype: i16_at(70)?, bitpix: i16_at(72)?, vox_offset: f64::from(vox) })
+        let vox = take::<4>(bytes, 108).map(|b| {
+            if little {
+                f32::from_le_bytes(b)
+            } else {
+                f32::from_be_bytes(b)
+            }
+        })?;
+        Some(NiftiHeader {
+            dim,
+            datatype: i16_at(70)?,
+            bitpix: i16_at(72)?,
+            vox_offset: f64::from(vox),
+        })
     } else {
-        let i64_at = |at| take::<8>(bytes, at).map(|b| if little { i64::from_le_bytes(b) } else { i64::from_be_bytes(b) });
+        let i64_at = |at| {
+            take::<8>(bytes, at).map(|b| {
+                if little {
+                    i64::from_le_bytes(b)
+                } else {
+                    i64::from_be_bytes(b)
+                }
+            })
+        };
         for (i, d) in dim.iter_mut().enumerate() {
             *d = i64_at(16 + 8 * i)?;
         }
-        Some(NiftiHeader { dim, datatype: i16_at(12)?, bitpix: i16_at(14)?, vox_offset: i64_at(168)? as f64 })
+        Some(NiftiHeader {
+            dim,
+            datatype: i16_at(12)?,
+            bitpix: i16_at(14)?,
+            vox_offset: i64_at(168)? as f64,
+        })
     }
 }
 
@@ -523,24 +658,40 @@ fn nifti_datatype(code: i16) -> Option<(u64, bool, &'static str)> {
 
 /// Checks a `NIfTI` header is a 3-D volume and the data is as long as it says. `head` is the
 /// start of the file; for `.nii.gz` it is inflated here.
-pub(super) fn check_nifti<R: Read + Seek>(src: &mut Source<R>, head: &[u8], gzipped: bool) -> io::Result<Vec<Problem>> {
+pub(super) fn check_nifti<R: Read + Seek>(
+    src: &mut Source<R>,
+    head: &[u8],
+    gzipped: bool,
+) -> io::Result<Vec<Problem>> {
     let header_bytes = if gzipped {
         let mut out = Vec::with_capacity(NIFTI2_HEADER);
-        let _ = flate2::read::GzDecoder::new(head).take(NIFTI2_HEADER as u64).read_to_end(&mut out);
+        let _ = flate2::read::GzDecoder::new(head)
+            .take(NIFTI2_HEADER as u64)
+            .read_to_end(&mut out);
         out
     } else {
-        head.get(..NIFTI2_HEADER.min(head.len())).unwrap_or_default().to_vec()
+        head.get(..NIFTI2_HEADER.min(head.len()))
+            .unwrap_or_default()
+            .to_vec()
     };
     let Some(header) = parse_nifti(&header_bytes) else {
-        return Ok(vec![Problem::error(ProblemCode::Corrupt, "the NIfTI header could not be read")]);
+        let cut = gzipped && header_bytes.len() < NIFTI2_HEADER && head.len() as u64 == src.len();
+        return Ok(vec![if cut {
+            truncated("the compressed file ends before its NIfTI header does: it was cut short")
+        } else {
+            Problem::error(ProblemCode::Corrupt, "the NIfTI header could not be read")
+        }]);
     };
     let (mut problems, need) = nifti_rules(&header);
-    let Some(need) = need else { return Ok(problems) };
+    let Some(need) = need else {
+        return Ok(problems);
+    };
     let what = format!(
         "the header (vox_offset {} + dim {} × {} bytes)",
         header.vox_offset,
         dims_text(&header),
-        nifti_datatype(header.datatype).map_or(u64::from(header.bitpix.unsigned_abs()) / 8, |d| d.0)
+        nifti_datatype(header.datatype)
+            .map_or(u64::from(header.bitpix.unsigned_abs()) / 8, |d| d.0)
     );
     if gzipped {
         problems.extend(check_gzip(src, 0, need, &what)?);
@@ -570,15 +721,36 @@ fn nifti_rules(h: &NiftiHeader) -> (Vec<Problem>, Option<u64>) {
     let mut problems = Vec::new();
     let n = h.dim[0];
     if !(1..=7).contains(&n) {
-        return (vec![Problem::error(ProblemCode::Corrupt, format!("dim[0] = {n} is not a valid number of dimensions (1 to 7)"))], None);
+        return (
+            vec![Problem::error(
+                ProblemCode::Corrupt,
+                format!("dim[0] = {n} is not a valid number of dimensions (1 to 7)"),
+            )],
+            None,
+        );
     }
     let n = n as usize;
     if h.dim[1..=n].iter().any(|&d| d < 1) {
-        return (vec![Problem::error(ProblemCode::Corrupt, format!("dim = {}: every size must be at least 1", dims_text(h)))], None);
+        return (
+            vec![Problem::error(
+                ProblemCode::Corrupt,
+                format!("dim = {}: every size must be at least 1", dims_text(h)),
+            )],
+            None,
+        );
     }
     if n < 3 {
-        problems.push(volume(format!("dim[0] = {n}: a {n}-D image; only 3-D volumes are supported")));
-    } else if let Some((i, d)) = h.dim.iter().enumerate().take(n + 1).skip(4).find(|&(_, &d)| d > 1) {
+        problems.push(volume(format!(
+            "dim[0] = {n}: a {n}-D image; only 3-D volumes are supported"
+        )));
+    } else if let Some((i, d)) = h
+        .dim
+        .iter()
+        .enumerate()
+        .take(n + 1)
+        .skip(4)
+        .find(|&(_, &d)| d > 1)
+    {
         // Trailing dimensions of size 1 are still a 3-D volume.
         problems.push(volume(format!(
             "dim[0] = {n} with dim[{i}] = {d}: a {n}-D (time series or vector) volume; only 3-D volumes are supported"
@@ -596,20 +768,29 @@ fn nifti_rules(h: &NiftiHeader) -> (Vec<Problem>, Option<u64>) {
             bytes
         }
         None => {
-            problems.push(Problem::error(ProblemCode::Corrupt, format!("datatype {} is not a NIfTI data type", h.datatype)));
+            problems.push(Problem::error(
+                ProblemCode::Corrupt,
+                format!("datatype {} is not a NIfTI data type", h.datatype),
+            ));
             return (problems, None);
         }
     };
     if h.vox_offset < 0.0 || !h.vox_offset.is_finite() {
-        problems.push(Problem::error(ProblemCode::Corrupt, format!("vox_offset {} is not a valid data offset", h.vox_offset)));
+        problems.push(Problem::error(
+            ProblemCode::Corrupt,
+            format!("vox_offset {} is not a valid data offset", h.vox_offset),
+        ));
         return (problems, None);
     }
-    let voxels = h.dim[1..=n].iter().fold(1u64, |a, &d| a.saturating_mul(d as u64));
+    let voxels = h.dim[1..=n]
+        .iter()
+        .fold(1u64, |a, &d| a.saturating_mul(d as u64));
     let need = (h.vox_offset as u64).saturating_add(voxels.saturating_mul(bytes));
     (problems, Some(need))
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)] // a failed unwrap is a failed test
 mod tests {
     use super::*;
     use std::io::{Cursor, Write};
@@ -649,16 +830,25 @@ mod tests {
         assert_eq!(nrrd(&crlf, &[0; 48]), vec![]);
         let gz = GOOD.replace("encoding: raw", "encoding: gzip");
         assert_eq!(nrrd(&gz, &gzip(&[0; 48])), vec![]);
-        assert_eq!(codes(&nrrd(&gz, &gzip(&[0; 40]))), vec![ProblemCode::Truncated]);
+        assert_eq!(
+            codes(&nrrd(&gz, &gzip(&[0; 40]))),
+            vec![ProblemCode::Truncated]
+        );
         let mut cut_stream = gzip(&[7; 4800]);
         cut_stream.truncate(cut_stream.len() / 2);
         let big = gz.replace("sizes: 4 3 2", "sizes: 40 30 2");
-        assert_eq!(codes(&nrrd(&big, &cut_stream)), vec![ProblemCode::Truncated]);
+        assert_eq!(
+            codes(&nrrd(&big, &cut_stream)),
+            vec![ProblemCode::Truncated]
+        );
         let skip = GOOD.replace("encoding: raw", "encoding: raw\nbyte skip: -1");
         assert_eq!(nrrd(&skip, &[0; 10]), vec![]);
         let text = GOOD.replace("encoding: raw", "encoding: ascii");
         assert_eq!(nrrd(&text, b"1 2 3"), vec![]);
-        assert_eq!(codes(&nrrd(&GOOD[..GOOD.len() - 1], &[])), vec![ProblemCode::Truncated]);
+        assert_eq!(
+            codes(&nrrd(&GOOD[..GOOD.len() - 1], &[])),
+            vec![ProblemCode::Truncated]
+        );
     }
 
     #[test]
@@ -666,11 +856,19 @@ mod tests {
         let cases = [
             ("dimension: 3", "dimension: 4", "dimension: 4"),
             ("sizes: 4 3 2", "sizes: 4 3", "sizes: 4 3"),
-            ("space: left-posterior-superior", "space: scanner-xyz", "space: scanner-xyz"),
+            (
+                "space: left-posterior-superior",
+                "space: scanner-xyz",
+                "space: scanner-xyz",
+            ),
             ("space: left-posterior-superior\n", "", "space: missing"),
             ("(0,0,2.5)", "(0,0)", "space directions"),
             ("(0,0,2.5)", "none", "space directions"),
-            ("space origin: (0,0,0)", "space origin: (0,0)", "space origin"),
+            (
+                "space origin: (0,0,0)",
+                "space origin: (0,0)",
+                "space origin",
+            ),
             ("space origin: (0,0,0)\n", "", "space origin: missing"),
             ("encoding: raw", "encoding: hex", "encoding: hex"),
             ("encoding: raw", "encoding: bzip2", "encoding: bzip2"),
@@ -678,26 +876,52 @@ mod tests {
             ("type: short", "type: unsigned long long", "64-bit"),
             ("type: short", "type: block", "type: block"),
             ("endian: little\n", "", "endian: missing"),
-            ("kinds: domain domain domain", "kinds: vector domain domain", "kinds:"),
-            ("encoding: raw", "encoding: raw\ndata file: brain.raw", "data file: brain.raw"),
+            (
+                "kinds: domain domain domain",
+                "kinds: vector domain domain",
+                "kinds:",
+            ),
+            (
+                "encoding: raw",
+                "encoding: raw\ndata file: brain.raw",
+                "data file: brain.raw",
+            ),
         ];
         for (from, to, expect) in cases {
             let header = GOOD.replacen(from, to, 1);
             assert_ne!(header, GOOD, "{from}");
             let problems = nrrd(&header, &[0; 48]);
-            assert_eq!(codes(&problems), vec![ProblemCode::UnsupportedVolume], "{to}: {problems:?}");
-            assert!(problems[0].message.contains(expect), "{to}: {}", problems[0].message);
+            assert_eq!(
+                codes(&problems),
+                vec![ProblemCode::UnsupportedVolume],
+                "{to}: {problems:?}"
+            );
+            assert!(
+                problems[0].message.contains(expect),
+                "{to}: {}",
+                problems[0].message
+            );
         }
         // Accepted spellings.
         for space in ["RAS", "las", "right-anterior-superior"] {
-            assert_eq!(nrrd(&GOOD.replace("left-posterior-superior", space), &[0; 48]), vec![]);
+            assert_eq!(
+                nrrd(&GOOD.replace("left-posterior-superior", space), &[0; 48]),
+                vec![]
+            );
         }
         for encoding in ["gz", "txt", "text"] {
-            let (problems, layout) = nrrd_rules(&GOOD.replace("encoding: raw", &format!("encoding: {encoding}")).lines().collect::<Vec<_>>());
+            let (problems, layout) = nrrd_rules(
+                &GOOD
+                    .replace("encoding: raw", &format!("encoding: {encoding}"))
+                    .lines()
+                    .collect::<Vec<_>>(),
+            );
             assert!(problems.is_empty() && layout.is_some(), "{encoding}");
         }
         // A 4-D volume is reported once per field it breaks.
-        let four_d = GOOD.replace("dimension: 3", "dimension: 4").replace("sizes: 4 3 2", "sizes: 4 3 2 5");
+        let four_d = GOOD
+            .replace("dimension: 3", "dimension: 4")
+            .replace("sizes: 4 3 2", "sizes: 4 3 2 5");
         assert_eq!(nrrd(&four_d, &[0; 48]).len(), 2);
     }
 
@@ -729,9 +953,15 @@ mod tests {
         let cut = nifti(good[..good.len() - 1].to_vec(), false);
         assert_eq!(codes(&cut), vec![ProblemCode::Truncated]);
         assert!(cut[0].message.contains("needs 400"), "{}", cut[0].message);
-        let mut cut_gz = gzip(&[good.clone(), vec![9; 5000]].concat());
+        let noise: Vec<u8> = (0u32..5000)
+            .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+            .collect();
+        let mut cut_gz = gzip(&[good.clone(), noise].concat());
         cut_gz.truncate(cut_gz.len() - 20);
         assert_eq!(codes(&nifti(cut_gz, true)), vec![ProblemCode::Truncated]);
+        let mut headless = gzip(&good);
+        headless.truncate(20);
+        assert_eq!(codes(&nifti(headless, true)), vec![ProblemCode::Truncated]);
 
         let mut big_endian = good.clone();
         big_endian[..4].copy_from_slice(&348u32.to_be_bytes());
@@ -753,12 +983,24 @@ mod tests {
         assert_eq!(nifti(trailing_one, false), vec![]);
         let mut flat = nifti1(&[4, 3], 4, 16);
         flat.extend_from_slice(&[0; 24]);
-        assert_eq!(codes(&nifti(flat, false)), vec![ProblemCode::UnsupportedVolume]);
+        assert_eq!(
+            codes(&nifti(flat, false)),
+            vec![ProblemCode::UnsupportedVolume]
+        );
         let mut rgb = nifti1(&[4, 3, 2], 128, 24);
         rgb.extend_from_slice(&[0; 72]);
         let problems = nifti(rgb, false);
-        assert_eq!((codes(&problems), problems[0].severity), (vec![ProblemCode::UnsupportedVolume], super::super::Severity::Warning));
-        assert_eq!(codes(&nifti(nifti1(&[4, 3, 2], 3, 8), false)), vec![ProblemCode::Corrupt]);
+        assert_eq!(
+            (codes(&problems), problems[0].severity),
+            (
+                vec![ProblemCode::UnsupportedVolume],
+                super::super::Severity::Warning
+            )
+        );
+        assert_eq!(
+            codes(&nifti(nifti1(&[4, 3, 2], 3, 8), false)),
+            vec![ProblemCode::Corrupt]
+        );
     }
 
     #[test]
@@ -780,11 +1022,11 @@ mod tests {
         assert_eq!(codes(&nifti(cut, false)), vec![ProblemCode::Truncated]);
     }
 
-    fn element(tag: (u16, u16), vr: &[u8; 2], value: &[u8]) -> Vec<u8> {
+    fn element(tag: (u16, u16), vr: &[u8], value: &[u8]) -> Vec<u8> {
         let mut v = tag.0.to_le_bytes().to_vec();
         v.extend_from_slice(&tag.1.to_le_bytes());
         v.extend_from_slice(vr);
-        if LONG_VRS.contains(&vr) {
+        if LONG_VRS.iter().any(|long| long.as_slice() == vr) {
             v.extend_from_slice(&[0, 0]);
             v.extend_from_slice(&(value.len() as u32).to_le_bytes());
         } else {
@@ -801,7 +1043,11 @@ mod tests {
         if uid.len() % 2 == 1 {
             uid.push(0);
         }
-        let meta = [element((2, 1), b"OB", &[0, 1]), element((2, 0x10), b"UI", &uid)].concat();
+        let meta = [
+            element((2, 1), b"OB", &[0, 1]),
+            element((2, 0x10), b"UI", &uid),
+        ]
+        .concat();
         file.extend(element((2, 0), b"UL", &(meta.len() as u32).to_le_bytes()));
         file.extend(meta);
         file.extend_from_slice(data_set);
@@ -811,12 +1057,21 @@ mod tests {
     #[test]
     fn dicom_walks_to_the_end() {
         let pixels = element((0x7FE0, 0x10), b"OW", &[0; 64]);
-        let explicit = [element((8, 0x60), b"CS", b"OT"), element((0x28, 0x10), b"US", &[8, 0]), pixels.clone()].concat();
+        let explicit = [
+            element((8, 0x60), b"CS", b"OT"),
+            element((0x28, 0x10), b"US", &[8, 0]),
+            pixels.clone(),
+        ]
+        .concat();
         let file = dicom("1.2.840.10008.1.2.1", &explicit);
         assert_eq!(check_dicom(&mut source(file.clone())).unwrap(), vec![]);
         let cut = check_dicom(&mut source(file[..file.len() - 10].to_vec())).unwrap();
         assert_eq!(codes(&cut), vec![ProblemCode::Truncated]);
-        assert!(cut[0].message.contains("(7FE0,0010) (Pixel Data)"), "{}", cut[0].message);
+        assert!(
+            cut[0].message.contains("(7FE0,0010) (Pixel Data)"),
+            "{}",
+            cut[0].message
+        );
 
         // Implicit VR, with a sequence of undefined length holding an item of undefined length.
         let implicit_el = |tag: (u16, u16), value: &[u8]| {
@@ -835,15 +1090,23 @@ mod tests {
         let file = dicom("1.2.840.10008.1.2", &data);
         assert_eq!(check_dicom(&mut source(file)).unwrap(), vec![]);
         let unclosed = dicom("1.2.840.10008.1.2", &seq[..seq.len() - 8]);
-        assert_eq!(codes(&check_dicom(&mut source(unclosed)).unwrap()), vec![ProblemCode::Truncated]);
+        assert_eq!(
+            codes(&check_dicom(&mut source(unclosed)).unwrap()),
+            vec![ProblemCode::Truncated]
+        );
 
         // Encapsulated pixel data: items of defined length up to the sequence delimiter.
-        let mut encapsulated = vec![0xE0, 0x7F, 0x10, 0x00, b'O', b'B', 0, 0, 0xFF, 0xFF, 0xFF, 0xFF];
+        let mut encapsulated = vec![
+            0xE0, 0x7F, 0x10, 0x00, b'O', b'B', 0, 0, 0xFF, 0xFF, 0xFF, 0xFF,
+        ];
         encapsulated.extend_from_slice(&[0xFE, 0xFF, 0x00, 0xE0, 0, 0, 0, 0]);
         encapsulated.extend_from_slice(&[0xFE, 0xFF, 0x00, 0xE0, 4, 0, 0, 0, 1, 2, 3, 4]);
         encapsulated.extend_from_slice(&[0xFE, 0xFF, 0xDD, 0xE0, 0, 0, 0, 0]);
         let file = dicom("1.2.840.10008.1.2.4.50", &encapsulated);
         assert_eq!(check_dicom(&mut source(file.clone())).unwrap(), vec![]);
-        assert_eq!(codes(&check_dicom(&mut source(file[..file.len() - 14].to_vec())).unwrap()), vec![ProblemCode::Truncated]);
+        assert_eq!(
+            codes(&check_dicom(&mut source(file[..file.len() - 14].to_vec())).unwrap()),
+            vec![ProblemCode::Truncated]
+        );
     }
 }

@@ -8,8 +8,8 @@ use std::path::Path;
 
 use super::sniff::{self, Format, Identity};
 use super::{
-    audio, medical, video, AudioPolicy, ImageInfo, Kind, Problem, ProblemCode, ProbeConfig, Report, Severity,
-    Verdict,
+    audio, medical, video, AudioPolicy, ImageInfo, Kind, ProbeConfig, Problem, ProblemCode, Report,
+    Severity, Verdict,
 };
 
 /// How much of a file sniffing looks at.
@@ -41,14 +41,19 @@ pub fn probe_with(path: &Path, config: &ProbeConfig) -> Report {
         convert_to_wav: false,
     };
     if let Err(e) = examine(path, config, &mut report) {
-        report.problems.push(Problem::error(ProblemCode::Unreadable, format!("cannot read the file: {e}")));
+        report.problems.push(Problem::error(
+            ProblemCode::Unreadable,
+            format!("cannot read the file: {e}"),
+        ));
     }
     finish(report)
 }
 
 /// Sorts the problems worst first and sets the verdict from them.
 fn finish(mut report: Report) -> Report {
-    report.problems.sort_by(|a, b| b.severity.cmp(&a.severity));
+    report
+        .problems
+        .sort_by_key(|p| std::cmp::Reverse(p.severity));
     report.verdict = match report.problems.iter().map(|p| p.severity).max() {
         Some(Severity::Error) => Verdict::Reject,
         Some(Severity::Warning) => Verdict::Warn,
@@ -63,13 +68,19 @@ fn examine(path: &Path, config: &ProbeConfig, report: &mut Report) -> io::Result
     if meta.is_dir() {
         report.problems.push(Problem::error(
             ProblemCode::Unreadable,
-            format!("cannot read {}: it is a directory, not a file", path.display()),
+            format!(
+                "cannot read {}: it is a directory, not a file",
+                path.display()
+            ),
         ));
         return Ok(());
     }
     report.size = meta.len();
     if report.size == 0 {
-        report.problems.push(Problem::error(ProblemCode::Empty, "the file is empty (0 bytes)"));
+        report.problems.push(Problem::error(
+            ProblemCode::Empty,
+            "the file is empty (0 bytes)",
+        ));
         return Ok(());
     }
     let mut src = Source::new(file, report.size);
@@ -90,23 +101,46 @@ fn examine(path: &Path, config: &ProbeConfig, report: &mut Report) -> io::Result
             let found = video::probe(&mut src, format)?;
             report.video = found.info;
             report.problems.extend(found.problems);
+            if found.audio_only {
+                // A browser recording or an .m4a named .mp4 is audio by content; the hub takes
+                // audio only as MP3, WAV or Ogg, so it is judged as audio in a foreign container.
+                report.kind = Some(Kind::Audio);
+                let container = match format {
+                    Format::Mov => "a QuickTime",
+                    Format::Webm => "a WebM",
+                    Format::Mkv | Format::Mka => "a Matroska",
+                    _ => "an MP4",
+                };
+                let what = format!("audio with no video track, in {container} container");
+                check_audio(path, &what, false, config, report);
+            }
         }
-        Kind::Audio => check_audio(path, format, config, report),
+        Kind::Audio => check_audio(path, format.describe(), format.accepted(), config, report),
         Kind::Pdf => check_pdf(&mut src, report)?,
         Kind::Text | Kind::Markdown | Kind::Html => check_text(&mut src, format, report)?,
         Kind::Dicom => report.problems.extend(medical::check_dicom(&mut src)?),
         Kind::Nrrd => report.problems.extend(medical::check_nrrd(&mut src)?),
-        Kind::Nifti => report.problems.extend(medical::check_nifti(&mut src, &head, format == Format::Niigz)?),
+        Kind::Nifti => report.problems.extend(medical::check_nifti(
+            &mut src,
+            &head,
+            format == Format::Niigz,
+        )?),
     }
     Ok(())
 }
 
-/// An ID3v2 tag longer than the head (cover art) hides what follows it: look there.
-fn refine_after_id3<R: Read + Seek>(src: &mut Source<R>, head: &[u8], identity: &mut Identity) -> io::Result<()> {
+/// An `ID3v2` tag longer than the head (cover art) hides what follows it: look there.
+fn refine_after_id3<R: Read + Seek>(
+    src: &mut Source<R>,
+    head: &[u8],
+    identity: &mut Identity,
+) -> io::Result<()> {
     if identity.format != Some(Format::Mp3) {
         return Ok(());
     }
-    let Some(end) = sniff::id3v2_end(head) else { return Ok(()) };
+    let Some(end) = sniff::id3v2_end(head) else {
+        return Ok(());
+    };
     if end < head.len() as u64 || end >= src.len() {
         return Ok(());
     }
@@ -118,11 +152,15 @@ fn refine_after_id3<R: Read + Seek>(src: &mut Source<R>, head: &[u8], identity: 
 }
 
 /// The hub's accepted types, for messages about anything else.
-const ACCEPTED: &str = "images (jpg, png, tiff), video (mp4, mov, webm, mkv), audio (mp3, wav, ogg), pdf, txt, md, \
+const ACCEPTED: &str =
+    "images (jpg, png, tiff), video (mp4, mov, webm, mkv), audio (mp3, wav, ogg), pdf, txt, md, \
                         html, dcm, nrrd, nii and nii.gz";
 
 fn file_name(report: &Report) -> String {
-    report.path.file_name().map_or_else(|| report.path.display().to_string(), |n| n.to_string_lossy().into_owned())
+    report.path.file_name().map_or_else(
+        || report.path.display().to_string(),
+        |n| n.to_string_lossy().into_owned(),
+    )
 }
 
 /// Content the probe does not recognise: not UTF-8 when the name says text, else unsupported.
@@ -133,7 +171,10 @@ fn unrecognised<R: Read + Seek>(
     report: &mut Report,
 ) -> io::Result<()> {
     let looks_like = sniff::describe_unsupported(head);
-    let named_text = matches!(identity.named, Some(Format::Txt | Format::Md | Format::Html));
+    let named_text = matches!(
+        identity.named,
+        Some(Format::Txt | Format::Md | Format::Html)
+    );
     if named_text && looks_like.as_deref().is_none_or(|l| l == "UTF-16 text") {
         let named = identity.named.map_or("text", Format::describe);
         if looks_like.is_some() {
@@ -144,8 +185,12 @@ fn unrecognised<R: Read + Seek>(
         } else if let Some(offset) = first_invalid_utf8(src)? {
             report.problems.push(not_utf8(offset, named));
         } else {
-            let offset = head.iter().position(|&b| b < 0x20 && !matches!(b, b'\t' | b'\n' | b'\r' | 0x0C | 0x1B));
-            let at = offset.map_or_else(String::new, |o| format!(" (control byte 0x{:02x} at byte {o})", head[o]));
+            let offset = head
+                .iter()
+                .position(|&b| b < 0x20 && !matches!(b, b'\t' | b'\n' | b'\r' | 0x0C | 0x1B));
+            let at = offset.map_or_else(String::new, |o| {
+                format!(" (control byte 0x{:02x} at byte {o})", head[o])
+            });
             report.problems.push(Problem::error(
                 ProblemCode::UnsupportedType,
                 format!("the file holds binary data{at}, not {named}"),
@@ -155,10 +200,14 @@ fn unrecognised<R: Read + Seek>(
     }
     let name = file_name(report);
     let message = match looks_like {
-        Some(what) => format!("{name} is {what}, which the hub does not accept; it takes {ACCEPTED}"),
+        Some(what) => {
+            format!("{name} is {what}, which the hub does not accept; it takes {ACCEPTED}")
+        }
         None => format!("the content of {name} is not a recognised type; the hub takes {ACCEPTED}"),
     };
-    report.problems.push(Problem::error(ProblemCode::UnsupportedType, message));
+    report
+        .problems
+        .push(Problem::error(ProblemCode::UnsupportedType, message));
     Ok(())
 }
 
@@ -205,14 +254,24 @@ fn check_image<R: Read + Seek>(
 ) -> io::Result<()> {
     let truncated = image_truncation(src, format)?;
     if let Some(message) = &truncated {
-        report.problems.push(Problem::error(ProblemCode::Truncated, message.clone()));
+        report
+            .problems
+            .push(Problem::error(ProblemCode::Truncated, message.clone()));
     }
     let truncated = truncated.is_some();
     let size = imagesize::blob_size(head).or_else(|_| imagesize::size(path));
     match size {
-        Ok(size) => report.image = Some(ImageInfo { width: size.width as u64, height: size.height as u64 }),
+        Ok(size) => {
+            report.image = Some(ImageInfo {
+                width: size.width as u64,
+                height: size.height as u64,
+            });
+        }
         Err(imagesize::ImageError::IoError(e)) if e.kind() != io::ErrorKind::UnexpectedEof => {
-            return Err(io::Error::new(e.kind(), format!("failed to read `{}`: {e}", path.display())));
+            return Err(io::Error::new(
+                e.kind(),
+                format!("failed to read `{}`: {e}", path.display()),
+            ));
         }
         Err(_) if truncated => {}
         Err(_) if format == Format::Tiff => report.problems.push(Problem::warning(
@@ -221,7 +280,10 @@ fn check_image<R: Read + Seek>(
         )),
         Err(_) => report.problems.push(Problem::error(
             ProblemCode::Corrupt,
-            format!("could not read the width and height of {}: its header is damaged", format.describe()),
+            format!(
+                "could not read the width and height of {}: its header is damaged",
+                format.describe()
+            ),
         )),
     }
     Ok(())
@@ -230,7 +292,10 @@ fn check_image<R: Read + Seek>(
 /// Whether an image ends where its format says it must: PNG with `IEND`, JPEG with the
 /// end-of-image marker (both looked for in the last 4 KiB, as some writers pad), TIFF with its
 /// first directory and image data inside the file.
-fn image_truncation<R: Read + Seek>(src: &mut Source<R>, format: Format) -> io::Result<Option<String>> {
+fn image_truncation<R: Read + Seek>(
+    src: &mut Source<R>,
+    format: Format,
+) -> io::Result<Option<String>> {
     Ok(match format {
         Format::Png => sniff::find(src.tail(4096)?, b"IEND")
             .is_none()
@@ -247,11 +312,29 @@ fn image_truncation<R: Read + Seek>(src: &mut Source<R>, format: Format) -> io::
 fn tiff_truncation<R: Read + Seek>(src: &mut Source<R>) -> io::Result<Option<String>> {
     let size = src.len();
     let Some(h) = src.exact(0, 8)?.map(<[u8]>::to_vec) else {
-        return Ok(Some("the TIFF is shorter than its 8-byte header".to_owned()));
+        return Ok(Some(
+            "the TIFF is shorter than its 8-byte header".to_owned(),
+        ));
     };
     let le = h[0] == b'I';
-    let u16_at = |b: &[u8], at: usize| take::<2>(b, at).map(|a| if le { u16::from_le_bytes(a) } else { u16::from_be_bytes(a) });
-    let u32_at = |b: &[u8], at: usize| take::<4>(b, at).map(|a| if le { u32::from_le_bytes(a) } else { u32::from_be_bytes(a) });
+    let u16_at = |b: &[u8], at: usize| {
+        take::<2>(b, at).map(|a| {
+            if le {
+                u16::from_le_bytes(a)
+            } else {
+                u16::from_be_bytes(a)
+            }
+        })
+    };
+    let u32_at = |b: &[u8], at: usize| {
+        take::<4>(b, at).map(|a| {
+            if le {
+                u32::from_le_bytes(a)
+            } else {
+                u32::from_be_bytes(a)
+            }
+        })
+    };
     if u16_at(&h, 2) != Some(42) {
         return Ok(None);
     }
@@ -259,13 +342,20 @@ fn tiff_truncation<R: Read + Seek>(src: &mut Source<R>) -> io::Result<Option<Str
     let Some(count) = src.exact(ifd, 2)?.and_then(|b| u16_at(b, 0)) else {
         return Ok(Some(format!("the TIFF's first directory (at byte {ifd}) lies past the end of the file ({size} bytes): it was cut short")));
     };
-    let Some(entries) = src.exact(ifd + 2, usize::from(count) * 12)?.map(<[u8]>::to_vec) else {
+    let Some(entries) = src
+        .exact(ifd + 2, usize::from(count) * 12)?
+        .map(<[u8]>::to_vec)
+    else {
         return Ok(Some(format!("the TIFF's first directory (at byte {ifd}) runs past the end of the file ({size} bytes): it was cut short")));
     };
     let mut offsets = Vec::new();
     let mut counts = Vec::new();
     for entry in entries.chunks_exact(12) {
-        let (Some(tag), Some(kind), Some(n)) = (u16_at(entry, 0), u16_at(entry, 2), u32_at(entry, 4)) else { continue };
+        let (Some(tag), Some(kind), Some(n)) =
+            (u16_at(entry, 0), u16_at(entry, 2), u32_at(entry, 4))
+        else {
+            continue;
+        };
         let target = match tag {
             273 | 324 => &mut offsets,
             279 | 325 => &mut counts,
@@ -286,22 +376,34 @@ fn tiff_truncation<R: Read + Seek>(src: &mut Source<R>) -> io::Result<Option<Str
                 None => return Ok(Some(format!("the TIFF's strip table (at byte {at}) runs past the end of the file: it was cut short"))),
             }
         };
-        target.extend(bytes.chunks_exact(width).take(n).map(|c| if width == 2 { u64::from(u16_at(c, 0).unwrap_or(0)) } else { u64::from(u32_at(c, 0).unwrap_or(0)) }));
+        target.extend(bytes.chunks_exact(width).take(n).map(|c| {
+            if width == 2 {
+                u64::from(u16_at(c, 0).unwrap_or(0))
+            } else {
+                u64::from(u32_at(c, 0).unwrap_or(0))
+            }
+        }));
     }
-    let end = offsets.iter().zip(&counts).map(|(o, c)| o + c).max().unwrap_or(0);
+    let end = offsets
+        .iter()
+        .zip(&counts)
+        .map(|(o, c)| o + c)
+        .max()
+        .unwrap_or(0);
     Ok((end > size).then(|| format!("the TIFF's image data runs to byte {end} but the file has only {size} bytes: it was cut short")))
 }
 
-fn check_audio(path: &Path, format: Format, config: &ProbeConfig, report: &mut Report) {
+/// Audio: the audio module's verdict under the policy when the hub takes the format (`accepted`);
+/// otherwise the file is refused, or converted under the policy `convert`. `what` names it.
+fn check_audio(path: &Path, what: &str, accepted: bool, config: &ProbeConfig, report: &mut Report) {
     let probed = audio::probe(path);
     report.audio.clone_from(&probed.info);
-    if format.accepted() {
+    if accepted {
         let (problems, convert) = audio::apply_policy(probed, config.audio);
         report.problems.extend(problems);
         report.convert_to_wav = convert;
         return;
     }
-    let what = format.describe();
     if config.audio == AudioPolicy::Convert && probed.convertible {
         let (problems, _) = audio::apply_policy(probed, AudioPolicy::Convert);
         let announced = problems.iter().any(|p| p.code == ProblemCode::WillConvert);
@@ -316,12 +418,14 @@ fn check_audio(path: &Path, format: Format, config: &ProbeConfig, report: &mut R
         return;
     }
     // Damage is worth reporting even when the type is refused; bitrate remarks are not.
-    report.problems.extend(
-        probed
-            .problems
-            .into_iter()
-            .filter(|p| matches!(p.code, ProblemCode::Truncated | ProblemCode::Corrupt | ProblemCode::Unreadable)),
-    );
+    report
+        .problems
+        .extend(probed.problems.into_iter().filter(|p| {
+            matches!(
+                p.code,
+                ProblemCode::Truncated | ProblemCode::Corrupt | ProblemCode::Unreadable
+            )
+        }));
     let fix = if config.audio == AudioPolicy::Convert {
         "it cannot be decoded here to convert it, so convert it to WAV or MP3 yourself"
     } else {
@@ -345,7 +449,11 @@ fn check_pdf<R: Read + Seek>(src: &mut Source<R>, report: &mut Report) -> io::Re
     Ok(())
 }
 
-fn check_text<R: Read + Seek>(src: &mut Source<R>, format: Format, report: &mut Report) -> io::Result<()> {
+fn check_text<R: Read + Seek>(
+    src: &mut Source<R>,
+    format: Format,
+    report: &mut Report,
+) -> io::Result<()> {
     if let Some(offset) = first_invalid_utf8(src)? {
         report.problems.push(not_utf8(offset, format.describe()));
     }
@@ -355,18 +463,21 @@ fn check_text<R: Read + Seek>(src: &mut Source<R>, format: Format, report: &mut 
 /// The byte offset of the first invalid UTF-8 sequence within the first [`TEXT_CHECK_LEN`] bytes
 /// (a character cut by the end of the whole file counts as invalid; one cut by the limit does not).
 fn first_invalid_utf8<R: Read + Seek>(src: &mut Source<R>) -> io::Result<Option<u64>> {
-    let limit = src.len().min(TEXT_CHECK_LEN);
+    let len = src.len();
+    let limit = len.min(TEXT_CHECK_LEN);
     let mut pos = 0u64;
     while pos < limit {
-        let at_end = pos + WINDOW as u64 >= src.len();
+        let at_end = pos + WINDOW as u64 >= len;
         let chunk = src.bytes(pos, WINDOW)?;
         if chunk.is_empty() {
             break;
         }
         match std::str::from_utf8(chunk) {
             Ok(_) => pos += chunk.len() as u64,
-            Err(e) if e.error_len().is_none() && !at_end && e.valid_up_to() > 0 => pos += e.valid_up_to() as u64,
-            Err(e) if e.error_len().is_none() && pos + (e.valid_up_to() as u64) >= limit && limit < src.len() => break,
+            // A character cut by the window, not by the end of the file: read on from its start.
+            Err(e) if e.error_len().is_none() && !at_end && e.valid_up_to() > 0 => {
+                pos += e.valid_up_to() as u64;
+            }
             Err(e) => return Ok(Some(pos + e.valid_up_to() as u64)),
         }
     }
@@ -385,7 +496,12 @@ pub(super) struct Source<R> {
 impl<R: Read + Seek> Source<R> {
     /// A source of `len` bytes.
     pub(super) fn new(inner: R, len: u64) -> Self {
-        Self { inner, len, window: Vec::new(), start: 0 }
+        Self {
+            inner,
+            len,
+            window: Vec::new(),
+            start: 0,
+        }
     }
 
     /// The file's length.
@@ -401,10 +517,13 @@ impl<R: Read + Seek> Source<R> {
         let want_end = offset.saturating_add(n as u64).min(self.len);
         let have_end = self.start + self.window.len() as u64;
         if offset < self.start || want_end > have_end {
-            let fill = (want_end - offset).max(WINDOW as u64).min(self.len - offset);
+            let fill = (want_end - offset)
+                .max(WINDOW as u64)
+                .min(self.len - offset);
             self.inner.seek(SeekFrom::Start(offset))?;
             self.window.clear();
-            self.window.resize(usize::try_from(fill).unwrap_or(usize::MAX), 0);
+            self.window
+                .resize(usize::try_from(fill).unwrap_or(usize::MAX), 0);
             let mut got = 0;
             while got < self.window.len() {
                 match self.inner.read(&mut self.window[got..]) {
@@ -420,8 +539,12 @@ impl<R: Read + Seek> Source<R> {
             self.window.truncate(got);
             self.start = offset;
         }
-        let from = usize::try_from(offset - self.start).unwrap_or(usize::MAX).min(self.window.len());
-        let to = usize::try_from(want_end - self.start).unwrap_or(usize::MAX).min(self.window.len());
+        let from = usize::try_from(offset - self.start)
+            .unwrap_or(usize::MAX)
+            .min(self.window.len());
+        let to = usize::try_from(want_end - self.start)
+            .unwrap_or(usize::MAX)
+            .min(self.window.len());
         Ok(&self.window[from..to])
     }
 
@@ -441,7 +564,11 @@ impl<R: Read + Seek> Source<R> {
 impl<R: Read + Seek> Source<R> {
     /// A reader from `offset` to the end of the file, through the window.
     pub(super) fn reader(&mut self, offset: u64) -> SourceReader<'_, R> {
-        SourceReader { src: self, pos: offset, failed: None }
+        SourceReader {
+            src: self,
+            pos: offset,
+            failed: None,
+        }
     }
 }
 
@@ -478,6 +605,7 @@ pub(super) fn take<const N: usize>(bytes: &[u8], at: usize) -> Option<[u8; N]> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)] // a failed unwrap is a failed test
 mod tests {
     use super::*;
     use std::io::{Cursor, Write};
@@ -489,7 +617,7 @@ mod tests {
         path
     }
 
-    fn chunk(kind: &[u8; 4], data: &[u8]) -> Vec<u8> {
+    fn chunk(kind: &[u8], data: &[u8]) -> Vec<u8> {
         let mut v = (data.len() as u32).to_be_bytes().to_vec();
         v.extend_from_slice(kind);
         v.extend_from_slice(data);
@@ -533,7 +661,13 @@ mod tests {
         assert_eq!(report.verdict, Verdict::Ok, "{report:?}");
         assert_eq!(report.format, Some(Format::Png));
         assert_eq!(report.kind, Some(Kind::Image));
-        assert_eq!(report.image, Some(ImageInfo { width: 4, height: 3 }));
+        assert_eq!(
+            report.image,
+            Some(ImageInfo {
+                width: 4,
+                height: 3
+            })
+        );
     }
 
     #[test]
@@ -542,27 +676,55 @@ mod tests {
         let mut cut = png(4, 3);
         cut.truncate(cut.len() - 12);
         let report = probe(&write(&dir, "cut.png", &cut));
-        assert_eq!((report.verdict, codes(&report)), (Verdict::Reject, vec![ProblemCode::Truncated]));
-        assert_eq!(report.image, Some(ImageInfo { width: 4, height: 3 }));
+        assert_eq!(
+            (report.verdict, codes(&report)),
+            (Verdict::Reject, vec![ProblemCode::Truncated])
+        );
+        assert_eq!(
+            report.image,
+            Some(ImageInfo {
+                width: 4,
+                height: 3
+            })
+        );
 
-        let mut jpeg = vec![0xFF, 0xD8, 0xFF, 0xC0, 0, 17, 8, 0, 2, 0, 3, 3, 1, 0x22, 0, 2, 0x11, 1, 3, 0x11, 1];
+        let mut jpeg = vec![
+            0xFF, 0xD8, 0xFF, 0xC0, 0, 17, 8, 0, 2, 0, 3, 3, 1, 0x22, 0, 2, 0x11, 1, 3, 0x11, 1,
+        ];
         jpeg.extend_from_slice(&[0xFF, 0xDA, 0, 2, 1, 2, 3, 0xFF, 0xD9]);
         let report = probe(&write(&dir, "ok.jpg", &jpeg));
         assert_eq!(report.verdict, Verdict::Ok, "{report:?}");
-        assert_eq!(report.image, Some(ImageInfo { width: 3, height: 2 }));
+        assert_eq!(
+            report.image,
+            Some(ImageInfo {
+                width: 3,
+                height: 2
+            })
+        );
         jpeg.truncate(jpeg.len() - 2);
-        assert_eq!(codes(&probe(&write(&dir, "cut.jpg", &jpeg))), vec![ProblemCode::Truncated]);
+        assert_eq!(
+            codes(&probe(&write(&dir, "cut.jpg", &jpeg))),
+            vec![ProblemCode::Truncated]
+        );
 
         let pdf = b"%PDF-1.4\n1 0 obj\n<<>>\nendobj\ntrailer\n<<>>\n%%EOF\n";
         assert_eq!(probe(&write(&dir, "ok.pdf", pdf)).verdict, Verdict::Ok);
-        assert_eq!(codes(&probe(&write(&dir, "cut.pdf", &pdf[..30]))), vec![ProblemCode::Truncated]);
+        assert_eq!(
+            codes(&probe(&write(&dir, "cut.pdf", &pdf[..30]))),
+            vec![ProblemCode::Truncated]
+        );
     }
 
     #[test]
     fn tiff_strips_past_the_end() {
         // Little-endian TIFF, IFD at 8 with width, length, strip offset 100, strip count 50.
         let mut t = b"II*\0\x08\0\0\0".to_vec();
-        let entries: [(u16, u16, u32, u32); 4] = [(256, 4, 1, 10), (257, 4, 1, 5), (273, 4, 1, 100), (279, 4, 1, 50)];
+        let entries: [(u16, u16, u32, u32); 4] = [
+            (256, 4, 1, 10),
+            (257, 4, 1, 5),
+            (273, 4, 1, 100),
+            (279, 4, 1, 50),
+        ];
         t.extend_from_slice(&(entries.len() as u16).to_le_bytes());
         for (tag, kind, n, value) in entries {
             t.extend_from_slice(&tag.to_le_bytes());
@@ -576,7 +738,9 @@ mod tests {
         assert_eq!(tiff_truncation(&mut src).unwrap(), None);
         t.truncate(120);
         let mut src = Source::new(Cursor::new(t.clone()), t.len() as u64);
-        assert!(tiff_truncation(&mut src).unwrap().is_some_and(|m| m.contains("byte 150")));
+        assert!(tiff_truncation(&mut src)
+            .unwrap()
+            .is_some_and(|m| m.contains("byte 150")));
     }
 
     #[test]
@@ -586,34 +750,64 @@ mod tests {
         assert_eq!(report.verdict, Verdict::Reject);
         assert_eq!(report.format, Some(Format::Png));
         assert_eq!(codes(&report), vec![ProblemCode::ExtensionMismatch]);
-        assert!(report.problems[0].message.contains("rename it to .png"), "{}", report.problems[0].message);
+        assert!(
+            report.problems[0].message.contains("rename it to .png"),
+            "{}",
+            report.problems[0].message
+        );
 
         let report = probe(&write(&dir, "picture", &png(2, 2)));
-        assert_eq!((report.verdict, codes(&report)), (Verdict::Warn, vec![ProblemCode::ExtensionMismatch]));
+        assert_eq!(
+            (report.verdict, codes(&report)),
+            (Verdict::Warn, vec![ProblemCode::ExtensionMismatch])
+        );
 
         let report = probe(&write(&dir, "empty.txt", b""));
-        assert_eq!((report.verdict, codes(&report)), (Verdict::Reject, vec![ProblemCode::Empty]));
+        assert_eq!(
+            (report.verdict, codes(&report)),
+            (Verdict::Reject, vec![ProblemCode::Empty])
+        );
 
         let report = probe(&write(&dir, "latin1.txt", b"caf\xe9 au lait"));
         assert_eq!(codes(&report), vec![ProblemCode::NotUtf8]);
-        assert!(report.problems[0].message.contains("byte offset 3"), "{}", report.problems[0].message);
+        assert!(
+            report.problems[0].message.contains("byte offset 3"),
+            "{}",
+            report.problems[0].message
+        );
 
         // Valid in the head, broken later.
         let mut late = "a".repeat(100_000).into_bytes();
         late.extend_from_slice(b"\xff\xfe");
         let report = probe(&write(&dir, "late.md", &late));
-        assert_eq!((report.format, codes(&report)), (Some(Format::Md), vec![ProblemCode::NotUtf8]));
+        assert_eq!(
+            (report.format, codes(&report)),
+            (Some(Format::Md), vec![ProblemCode::NotUtf8])
+        );
         assert!(report.problems[0].message.contains("byte offset 100000"));
 
         // A multi-byte character across the window boundary is fine.
         let mut across = "a".repeat(WINDOW - 1).into_bytes();
         across.extend_from_slice("€ and more".as_bytes());
-        assert_eq!(probe(&write(&dir, "across.txt", &across)).verdict, Verdict::Ok);
+        assert_eq!(
+            probe(&write(&dir, "across.txt", &across)).verdict,
+            Verdict::Ok
+        );
 
-        let report = probe(&write(&dir, "page.html", b"<!doctype html><title>x</title>"));
-        assert_eq!((report.kind, report.verdict), (Some(Kind::Html), Verdict::Ok));
+        let report = probe(&write(
+            &dir,
+            "page.html",
+            b"<!doctype html><title>x</title>",
+        ));
+        assert_eq!(
+            (report.kind, report.verdict),
+            (Some(Kind::Html), Verdict::Ok)
+        );
         let report = probe(&write(&dir, "readme.md", b"# Title\n"));
-        assert_eq!((report.format, report.verdict), (Some(Format::Md), Verdict::Ok));
+        assert_eq!(
+            (report.format, report.verdict),
+            (Some(Format::Md), Verdict::Ok)
+        );
         let report = probe(&write(&dir, "utf16.txt", b"\xff\xfeh\0i\0"));
         assert_eq!(codes(&report), vec![ProblemCode::NotUtf8]);
         let report = probe(&write(&dir, "data.txt", b"abc\0\x01\x02"));
@@ -623,14 +817,25 @@ mod tests {
     #[test]
     fn unsupported_unreadable_and_sorting() {
         let dir = tempfile::tempdir().unwrap();
-        let report = probe(&write(&dir, "a.zip", b"PK\x03\x04\x14\0\0\0\x08\0rest of it"));
-        assert_eq!((report.verdict, codes(&report)), (Verdict::Reject, vec![ProblemCode::UnsupportedType]));
+        let report = probe(&write(
+            &dir,
+            "a.zip",
+            b"PK\x03\x04\x14\0\0\0\x08\0rest of it",
+        ));
+        assert_eq!(
+            (report.verdict, codes(&report)),
+            (Verdict::Reject, vec![ProblemCode::UnsupportedType])
+        );
         assert!(report.problems[0].message.contains("a ZIP archive"));
 
         let missing = dir.path().join("missing.png");
         let report = probe(&missing);
         assert_eq!(codes(&report), vec![ProblemCode::Unreadable]);
-        assert!(report.problems[0].message.contains("missing.png"), "{}", report.problems[0].message);
+        assert!(
+            report.problems[0].message.contains("missing.png"),
+            "{}",
+            report.problems[0].message
+        );
         let report = probe(dir.path());
         assert_eq!(codes(&report), vec![ProblemCode::Unreadable]);
 

@@ -11,8 +11,8 @@ use super::Kind;
 
 /// A concrete file format, recognised by content.
 ///
-/// The audio formats [`Format::Flac`], [`Format::M4a`], [`Format::Aac`] and [`Format::Aiff`] are
-/// recognised so that the report can say what they are, but the hub does not accept them as they
+/// The audio formats [`Format::Flac`], [`Format::M4a`], [`Format::Aac`], [`Format::Mka`] and
+/// [`Format::Aiff`] are recognised so that the report can say what they are, but the hub does not accept them as they
 /// are ([`Format::accepted`]); only the audio policy `convert` makes them importable.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -43,6 +43,8 @@ pub enum Format {
     M4a,
     /// Raw AAC in ADTS frames.
     Aac,
+    /// Matroska audio (`.mka`): a Matroska file the name says is audio only.
+    Mka,
     /// AIFF or AIFF-C audio.
     Aiff,
     /// PDF document.
@@ -64,7 +66,7 @@ pub enum Format {
 }
 
 /// Every format, for lookups by extension.
-const ALL: [Format; 22] = [
+const ALL: [Format; 23] = [
     Format::Jpeg,
     Format::Png,
     Format::Tiff,
@@ -78,6 +80,7 @@ const ALL: [Format; 22] = [
     Format::Flac,
     Format::M4a,
     Format::Aac,
+    Format::Mka,
     Format::Aiff,
     Format::Pdf,
     Format::Txt,
@@ -106,6 +109,7 @@ impl Format {
             Format::Flac => "flac",
             Format::M4a => "m4a",
             Format::Aac => "aac",
+            Format::Mka => "mka",
             Format::Aiff => "aiff",
             Format::Pdf => "pdf",
             Format::Txt => "txt",
@@ -129,6 +133,7 @@ impl Format {
             | Format::Flac
             | Format::M4a
             | Format::Aac
+            | Format::Mka
             | Format::Aiff => Kind::Audio,
             Format::Pdf => Kind::Pdf,
             Format::Txt => Kind::Text,
@@ -141,28 +146,31 @@ impl Format {
     }
 
     /// File extensions (lower case, no dot) that rightly name this content; the first is the one
-    /// to suggest when renaming. `nii.gz` is one extension.
+    /// to suggest when renaming. `nii.gz` is one extension. For the formats the hub accepts these
+    /// are the extensions it lists (reference §3, plus `.htm`), so that a name passing here also
+    /// passes there; other aliases (`.jfif`, `.oga`, `.opus`, `.m4v`) get a "rename it" warning.
     pub fn extensions(self) -> &'static [&'static str] {
         match self {
-            Format::Jpeg => &["jpg", "jpeg", "jpe", "jfif"],
+            Format::Jpeg => &["jpg", "jpeg"],
             Format::Png => &["png"],
             Format::Tiff => &["tiff", "tif"],
-            Format::Mp4 => &["mp4", "m4v"],
-            Format::Mov => &["mov", "qt"],
+            Format::Mp4 => &["mp4"],
+            Format::Mov => &["mov"],
             Format::Webm => &["webm"],
             Format::Mkv => &["mkv"],
             Format::Mp3 => &["mp3"],
-            Format::Wav => &["wav", "wave"],
-            Format::Ogg => &["ogg", "oga", "opus"],
+            Format::Wav => &["wav"],
+            Format::Ogg => &["ogg"],
             Format::Flac => &["flac"],
-            Format::M4a => &["m4a", "m4b"],
+            Format::M4a => &["m4a"],
             Format::Aac => &["aac"],
+            Format::Mka => &["mka"],
             Format::Aiff => &["aiff", "aif", "aifc"],
             Format::Pdf => &["pdf"],
             Format::Txt => &["txt"],
-            Format::Md => &["md", "markdown"],
+            Format::Md => &["md"],
             Format::Html => &["html", "htm"],
-            Format::Dcm => &["dcm", "dicom"],
+            Format::Dcm => &["dcm"],
             Format::Nrrd => &["nrrd"],
             Format::Nii => &["nii"],
             Format::Niigz => &["nii.gz"],
@@ -172,13 +180,17 @@ impl Format {
     /// The format an extension (lower or upper case, without the dot; `nii.gz` whole) names.
     pub fn from_extension(extension: &str) -> Option<Format> {
         let extension = extension.to_ascii_lowercase();
-        ALL.into_iter().find(|f| f.extensions().contains(&extension.as_str()))
+        ALL.into_iter()
+            .find(|f| f.extensions().contains(&extension.as_str()))
     }
 
     /// Whether the hub accepts this format as it is (reference §3). The other audio formats are
     /// importable only by converting them to WAV first.
     pub fn accepted(self) -> bool {
-        !matches!(self, Format::Flac | Format::M4a | Format::Aac | Format::Aiff)
+        !matches!(
+            self,
+            Format::Flac | Format::M4a | Format::Aac | Format::Mka | Format::Aiff
+        )
     }
 
     /// What this is, for messages: "a PNG image", "MP3 audio".
@@ -197,6 +209,7 @@ impl Format {
             Format::Flac => "FLAC audio",
             Format::M4a => "MPEG-4 (M4A) audio",
             Format::Aac => "raw AAC (ADTS) audio",
+            Format::Mka => "Matroska (MKA) audio",
             Format::Aiff => "AIFF audio",
             Format::Pdf => "a PDF document",
             Format::Txt => "plain text",
@@ -215,7 +228,7 @@ impl Format {
     fn family(self) -> Option<u8> {
         match self {
             Format::Mp4 | Format::Mov | Format::M4a => Some(0),
-            Format::Webm | Format::Mkv => Some(1),
+            Format::Webm | Format::Mkv | Format::Mka => Some(1),
             Format::Txt | Format::Md | Format::Html => Some(2),
             _ => None,
         }
@@ -254,7 +267,11 @@ pub(crate) fn identify(path: &Path, head: &[u8]) -> Identity {
             format = Some(name);
         }
     }
-    Identity { format, extension, named }
+    Identity {
+        format,
+        extension,
+        named,
+    }
 }
 
 /// The lower-case extension of a path, treating `.nii.gz` as one extension.
@@ -306,15 +323,25 @@ pub fn sniff_bytes(head: &[u8]) -> Option<Format> {
     if let Some(format) = sniff_audio(head) {
         return Some(format);
     }
-    if head.len() >= 12 && (head.starts_with(b"RIFF") || head.starts_with(b"RF64") || head.starts_with(b"BW64")) && &head[8..12] == b"WAVE" {
+    if head.len() >= 12
+        && (head.starts_with(b"RIFF") || head.starts_with(b"RF64") || head.starts_with(b"BW64"))
+        && &head[8..12] == b"WAVE"
+    {
         return Some(Format::Wav);
     }
-    if head.len() >= 12 && head.starts_with(b"FORM") && (&head[8..12] == b"AIFF" || &head[8..12] == b"AIFC") {
+    if head.len() >= 12
+        && head.starts_with(b"FORM")
+        && (&head[8..12] == b"AIFF" || &head[8..12] == b"AIFC")
+    {
         return Some(Format::Aiff);
     }
     if head.starts_with(b"OggS") {
         // Theora video in Ogg is not a kind the hub takes; everything else in Ogg is audio.
-        return if find(&head[..head.len().min(512)], b"\x80theora").is_some() { None } else { Some(Format::Ogg) };
+        return if find(&head[..head.len().min(512)], b"\x80theora").is_some() {
+            None
+        } else {
+            Some(Format::Ogg)
+        };
     }
     if find(&head[..head.len().min(1024)], b"%PDF-").is_some() {
         return Some(Format::Pdf);
@@ -328,7 +355,9 @@ pub fn sniff_bytes(head: &[u8]) -> Option<Format> {
     if head.starts_with(&[0x1F, 0x8B, 0x08]) {
         let mut inflated = Vec::with_capacity(NIFTI2_HEADER);
         // A short or damaged stream simply yields fewer bytes; the header check below decides.
-        let _ = flate2::read::GzDecoder::new(head).take(NIFTI2_HEADER as u64).read_to_end(&mut inflated);
+        let _ = flate2::read::GzDecoder::new(head)
+            .take(NIFTI2_HEADER as u64)
+            .read_to_end(&mut inflated);
         return nifti_version(&inflated).map(|_| Format::Niigz);
     }
     text_format(head)
@@ -377,10 +406,16 @@ fn iso_brand(head: &[u8]) -> Option<Format> {
     let size = u32::from_be_bytes([head[0], head[1], head[2], head[3]]) as usize;
     let end = size.min(head.len());
     let major = &head[8..12];
-    let compatible: Vec<&[u8]> = head.get(16..end).unwrap_or_default().chunks_exact(4).collect();
+    let compatible: Vec<&[u8]> = head
+        .get(16..end)
+        .unwrap_or_default()
+        .chunks_exact(4)
+        .collect();
     let foreign = |b: &[u8]| {
-        matches!(b, b"heic" | b"heix" | b"mif1" | b"msf1" | b"avif" | b"avis" | b"crx " | b"jp2 ")
-            || b.starts_with(b"3g")
+        matches!(
+            b,
+            b"heic" | b"heix" | b"mif1" | b"msf1" | b"avif" | b"avis" | b"crx " | b"jp2 "
+        ) || b.starts_with(b"3g")
     };
     if foreign(major) {
         return None;
@@ -388,7 +423,13 @@ fn iso_brand(head: &[u8]) -> Option<Format> {
     match major {
         b"qt  " => Some(Format::Mov),
         b"M4A " | b"M4B " | b"M4P " => Some(Format::M4a),
-        _ if compatible.iter().any(|b| foreign(b)) && !compatible.iter().any(|b| b.starts_with(b"iso") || b.starts_with(b"mp4")) => None,
+        _ if compatible.iter().any(|b| foreign(b))
+            && !compatible
+                .iter()
+                .any(|b| b.starts_with(b"iso") || b.starts_with(b"mp4")) =>
+        {
+            None
+        }
         _ => Some(Format::Mp4),
     }
 }
@@ -399,7 +440,10 @@ fn is_quicktime_without_ftyp(head: &[u8]) -> bool {
         return false;
     }
     let size = u32::from_be_bytes([head[0], head[1], head[2], head[3]]);
-    matches!(&head[4..8], b"moov" | b"mdat" | b"wide" | b"free" | b"skip" | b"pnot") && (size == 0 || size == 1 || size >= 8)
+    matches!(
+        &head[4..8],
+        b"moov" | b"mdat" | b"wide" | b"free" | b"skip" | b"pnot"
+    ) && (size == 0 || size == 1 || size >= 8)
 }
 
 /// The `DocType` string of an EBML header, if the head holds it.
@@ -407,7 +451,9 @@ fn ebml_doctype(head: &[u8]) -> Option<&[u8]> {
     let (_, id_len) = ebml_id(head)?;
     let (size, size_len) = ebml_size(&head[id_len..])?;
     let start = id_len + size_len;
-    let end = usize::try_from(size).ok().map_or(head.len(), |s| start.saturating_add(s).min(head.len()));
+    let end = usize::try_from(size)
+        .ok()
+        .map_or(head.len(), |s| start.saturating_add(s).min(head.len()));
     let mut pos = start;
     while pos < end {
         let (id, id_len) = ebml_id(&head[pos..end])?;
@@ -417,7 +463,10 @@ fn ebml_doctype(head: &[u8]) -> Option<&[u8]> {
         if id == 0x4282 {
             let value = head.get(data..data_end)?;
             // Some muxers pad the string with NULs.
-            let trimmed = value.iter().position(|&b| b == 0).map_or(value, |n| &value[..n]);
+            let trimmed = value
+                .iter()
+                .position(|&b| b == 0)
+                .map_or(value, |n| &value[..n]);
             return Some(trimmed);
         }
         pos = data_end;
@@ -432,7 +481,9 @@ pub(crate) fn ebml_id(bytes: &[u8]) -> Option<(u32, usize)> {
     if len > 4 || bytes.len() < len {
         return None;
     }
-    let id = bytes[..len].iter().fold(0u32, |acc, &b| (acc << 8) | u32::from(b));
+    let id = bytes[..len]
+        .iter()
+        .fold(0u32, |acc, &b| (acc << 8) | u32::from(b));
     Some((id, len))
 }
 
@@ -452,12 +503,16 @@ pub(crate) fn ebml_size(bytes: &[u8]) -> Option<(u64, usize)> {
     Some((if value == all_ones { u64::MAX } else { value }, len))
 }
 
-/// MP3 (with or without ID3v2), FLAC and ADTS AAC.
+/// MP3 (with or without `ID3v2`), FLAC and ADTS AAC.
 fn sniff_audio(head: &[u8]) -> Option<Format> {
     if let Some(end) = id3v2_end(head) {
         // Look past the tag when the head holds it; a tag longer than the head (cover art) is
         // almost always in front of MP3, and the caller may look again at the tag's end.
-        return match usize::try_from(end).ok().and_then(|end| head.get(end..)).filter(|rest| rest.len() >= 4) {
+        return match usize::try_from(end)
+            .ok()
+            .and_then(|end| head.get(end..))
+            .filter(|rest| rest.len() >= 4)
+        {
             Some(rest) => match sniff_audio(rest) {
                 Some(format) => Some(format),
                 None => Some(Format::Mp3),
@@ -485,7 +540,7 @@ fn sniff_audio(head: &[u8]) -> Option<Format> {
     None
 }
 
-/// Where an ID3v2 tag at the start of `head` ends (its total length including header and
+/// Where an `ID3v2` tag at the start of `head` ends (its total length including header and
 /// footer), or `None` when there is no tag.
 pub(crate) fn id3v2_end(head: &[u8]) -> Option<u64> {
     if head.len() < 10 || !head.starts_with(b"ID3") || head[3] == 0xFF || head[4] == 0xFF {
@@ -495,7 +550,9 @@ pub(crate) fn id3v2_end(head: &[u8]) -> Option<u64> {
     if size_bytes.iter().any(|b| b & 0x80 != 0) {
         return None;
     }
-    let size = size_bytes.iter().fold(0u64, |acc, &b| (acc << 7) | u64::from(b));
+    let size = size_bytes
+        .iter()
+        .fold(0u64, |acc, &b| (acc << 7) | u64::from(b));
     let footer = if head[5] & 0x10 != 0 { 10 } else { 0 };
     Some(10 + size + footer)
 }
@@ -503,7 +560,9 @@ pub(crate) fn id3v2_end(head: &[u8]) -> Option<u64> {
 /// The length of the MPEG audio layer III frame whose header starts `bytes` (0 for free
 /// format), or `None` if `bytes` do not start with a valid layer III header.
 fn mpeg_frame_len(bytes: &[u8]) -> Option<usize> {
-    const V1: [usize; 15] = [0, 32, 40, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320];
+    const V1: [usize; 15] = [
+        0, 32, 40, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320,
+    ];
     const V2: [usize; 15] = [0, 8, 16, 24, 32, 40, 48, 56, 64, 80, 96, 112, 128, 144, 160];
     if bytes.len() < 4 || bytes[0] != 0xFF || bytes[1] & 0xE0 != 0xE0 {
         return None;
@@ -534,7 +593,9 @@ fn adts_frame_len(bytes: &[u8]) -> Option<usize> {
         return None;
     }
     let rate_index = (bytes[2] >> 2) & 0xF;
-    let len = (usize::from(bytes[3] & 3) << 11) | (usize::from(bytes[4]) << 3) | usize::from(bytes[5] >> 5);
+    let len = (usize::from(bytes[3] & 3) << 11)
+        | (usize::from(bytes[4]) << 3)
+        | usize::from(bytes[5] >> 5);
     (rate_index < 13 && len >= 7).then_some(len)
 }
 
@@ -567,7 +628,9 @@ fn looks_like_utf8_text(bytes: &[u8]) -> bool {
         }
         Err(_) => return false,
     };
-    !valid.bytes().any(|b| b < 0x20 && !matches!(b, b'\t' | b'\n' | b'\r' | 0x0C | 0x1B))
+    !valid
+        .bytes()
+        .any(|b| b < 0x20 && !matches!(b, b'\t' | b'\n' | b'\r' | 0x0C | 0x1B))
 }
 
 /// HTML by its opening, after whitespace: a doctype, a comment or one of the tags the WHATWG
@@ -592,7 +655,10 @@ fn is_html(text: &[u8]) -> bool {
         b"<p",
         b"<!--",
     ];
-    let start = text.iter().position(|b| !b.is_ascii_whitespace()).unwrap_or(text.len());
+    let start = text
+        .iter()
+        .position(|b| !b.is_ascii_whitespace())
+        .unwrap_or(text.len());
     let text = &text[start..];
     let opens = TAGS.iter().any(|tag| {
         text.len() > tag.len()
@@ -603,11 +669,15 @@ fn is_html(text: &[u8]) -> bool {
         return true;
     }
     let lower = text.to_ascii_lowercase();
-    lower.starts_with(b"<?xml") && (find(&lower, b"<!doctype html").is_some() || find(&lower, b"<html").is_some())
+    lower.starts_with(b"<?xml")
+        && (find(&lower, b"<!doctype html").is_some() || find(&lower, b"<html").is_some())
 }
 
 fn is_svg(text: &[u8]) -> bool {
-    let start = text.iter().position(|b| !b.is_ascii_whitespace()).unwrap_or(text.len());
+    let start = text
+        .iter()
+        .position(|b| !b.is_ascii_whitespace())
+        .unwrap_or(text.len());
     let lower = text[start..].to_ascii_lowercase();
     lower.starts_with(b"<svg") || (lower.starts_with(b"<?xml") && find(&lower, b"<svg").is_some())
 }
@@ -717,6 +787,7 @@ fn looks_like_bare_dicom(head: &[u8]) -> bool {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)] // a failed unwrap is a failed test
 mod tests {
     use super::*;
     use std::io::Write;
@@ -750,7 +821,10 @@ mod tests {
     #[test]
     fn images() {
         assert_eq!(sniff_bytes(&png()), Some(Format::Png));
-        assert_eq!(sniff_bytes(&[0xFF, 0xD8, 0xFF, 0xE0, 0, 16, b'J', b'F']), Some(Format::Jpeg));
+        assert_eq!(
+            sniff_bytes(&[0xFF, 0xD8, 0xFF, 0xE0, 0, 16, b'J', b'F']),
+            Some(Format::Jpeg)
+        );
         assert_eq!(sniff_bytes(b"II*\0\x08\0\0\0rest"), Some(Format::Tiff));
         assert_eq!(sniff_bytes(b"MM\0*\0\0\0\x08rest"), Some(Format::Tiff));
         assert_eq!(sniff_bytes(b"II*\0\x10\0\0\0CR\x02\0"), None);
@@ -767,29 +841,54 @@ mod tests {
             v.extend_from_slice(compat);
             v
         };
-        assert_eq!(sniff_bytes(&ftyp(b"isom", b"isomiso2avc1mp41")), Some(Format::Mp4));
+        assert_eq!(
+            sniff_bytes(&ftyp(b"isom", b"isomiso2avc1mp41")),
+            Some(Format::Mp4)
+        );
         assert_eq!(sniff_bytes(&ftyp(b"qt  ", b"qt  ")), Some(Format::Mov));
-        assert_eq!(sniff_bytes(&ftyp(b"M4A ", b"M4A mp42isom")), Some(Format::M4a));
+        assert_eq!(
+            sniff_bytes(&ftyp(b"M4A ", b"M4A mp42isom")),
+            Some(Format::M4a)
+        );
         assert_eq!(sniff_bytes(&ftyp(b"heic", b"mif1heic")), None);
         assert_eq!(sniff_bytes(&ftyp(b"3gp4", b"3gp4")), None);
-        assert_eq!(describe_unsupported(&ftyp(b"heic", b"mif1heic")).as_deref(), Some("a HEIC/HEIF image"));
-        assert_eq!(sniff_bytes(b"\0\0\0\x08wide\0\0\0\x10mdat"), Some(Format::Mov));
+        assert_eq!(
+            describe_unsupported(&ftyp(b"heic", b"mif1heic")).as_deref(),
+            Some("a HEIC/HEIF image")
+        );
+        assert_eq!(
+            sniff_bytes(b"\0\0\0\x08wide\0\0\0\x10mdat"),
+            Some(Format::Mov)
+        );
     }
 
     #[test]
     fn matroska_doctypes() {
         let ebml = |doctype: &[u8]| {
-            let mut body = vec![0x42, 0x86, 0x81, 0x01, 0x42, 0x82, 0x80 | doctype.len() as u8];
+            let mut body = vec![
+                0x42,
+                0x86,
+                0x81,
+                0x01,
+                0x42,
+                0x82,
+                0x80 | doctype.len() as u8,
+            ];
             body.extend_from_slice(doctype);
             let mut v = vec![0x1A, 0x45, 0xDF, 0xA3, 0x80 | body.len() as u8];
             v.extend_from_slice(&body);
-            v.extend_from_slice(&[0x18, 0x53, 0x80, 0x67, 0x01, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF]);
+            v.extend_from_slice(&[
+                0x18, 0x53, 0x80, 0x67, 0x01, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF,
+            ]);
             v
         };
         assert_eq!(sniff_bytes(&ebml(b"webm")), Some(Format::Webm));
         assert_eq!(sniff_bytes(&ebml(b"matroska")), Some(Format::Mkv));
         assert_eq!(sniff_bytes(&ebml(b"other")), None);
-        assert_eq!(ebml_size(&[0x01, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF]), Some((u64::MAX, 8)));
+        assert_eq!(
+            ebml_size(&[0x01, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF]),
+            Some((u64::MAX, 8))
+        );
         assert_eq!(ebml_size(&[0x40, 0x02]), Some((2, 2)));
     }
 
@@ -808,12 +907,28 @@ mod tests {
         let mut id3_flac = b"ID3\x04\0\0\0\0\0\x00".to_vec();
         id3_flac.extend_from_slice(b"fLaC\0\0\0\x22");
         assert_eq!(sniff_bytes(&id3_flac), Some(Format::Flac));
-        assert_eq!(sniff_bytes(b"ID3\x04\0\0\0\x7f\x7f\x7fcover art follows"), Some(Format::Mp3));
+        assert_eq!(
+            sniff_bytes(b"ID3\x04\0\0\0\x7f\x7f\x7fcover art follows"),
+            Some(Format::Mp3)
+        );
         assert_eq!(sniff_bytes(b"RIFF\x24\0\0\0WAVEfmt "), Some(Format::Wav));
         assert_eq!(sniff_bytes(b"RIFF\x24\0\0\0AVI LIST"), None);
-        assert_eq!(describe_unsupported(b"RIFF\x24\0\0\0AVI LIST").as_deref(), Some("an AVI video"));
-        assert_eq!(sniff_bytes(b"OggS\0\x02\0\0\0\0\0\0\0\0\x01\x02\x03\x04\0\0\0\0\0\0\0\0\x01\x1e\x01vorbis"), Some(Format::Ogg));
-        assert_eq!(sniff_bytes(b"OggS\0\x02\0\0\0\0\0\0\0\0\x01\x02\x03\x04\0\0\0\0\0\0\0\0\x01\x2a\x80theora"), None);
+        assert_eq!(
+            describe_unsupported(b"RIFF\x24\0\0\0AVI LIST").as_deref(),
+            Some("an AVI video")
+        );
+        assert_eq!(
+            sniff_bytes(
+                b"OggS\0\x02\0\0\0\0\0\0\0\0\x01\x02\x03\x04\0\0\0\0\0\0\0\0\x01\x1e\x01vorbis"
+            ),
+            Some(Format::Ogg)
+        );
+        assert_eq!(
+            sniff_bytes(
+                b"OggS\0\x02\0\0\0\0\0\0\0\0\x01\x02\x03\x04\0\0\0\0\0\0\0\0\x01\x2a\x80theora"
+            ),
+            None
+        );
         assert_eq!(sniff_bytes(b"fLaC\0\0\0\x22"), Some(Format::Flac));
         assert_eq!(sniff_bytes(b"FORM\0\0\0\x10AIFFCOMM"), Some(Format::Aiff));
         // Two ADTS frames of 9 bytes each.
@@ -823,13 +938,20 @@ mod tests {
 
     #[test]
     fn documents_and_volumes() {
-        assert_eq!(sniff_bytes(b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n"), Some(Format::Pdf));
-        assert_eq!(sniff_bytes(b"NRRD0004\n# comment\ntype: float\n"), Some(Format::Nrrd));
+        assert_eq!(
+            sniff_bytes(b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n"),
+            Some(Format::Pdf)
+        );
+        assert_eq!(
+            sniff_bytes(b"NRRD0004\n# comment\ntype: float\n"),
+            Some(Format::Nrrd)
+        );
         let mut dicom = vec![0u8; 128];
         dicom.extend_from_slice(b"DICM\x02\0\0\0UL\x04\0");
         assert_eq!(sniff_bytes(&dicom), Some(Format::Dcm));
         assert_eq!(sniff_bytes(&dicom[128..]), None);
-        assert!(describe_unsupported(b"\x08\0\x05\0CS\x0a\0ISO_IR 100").is_some_and(|d| d.contains("without the 128-byte preamble")));
+        assert!(describe_unsupported(b"\x08\0\x05\0CS\x0a\0ISO_IR 100")
+            .is_some_and(|d| d.contains("without the 128-byte preamble")));
         assert_eq!(sniff_bytes(&nifti1()), Some(Format::Nii));
         let mut be = nifti1();
         be[..4].copy_from_slice(&348u32.to_be_bytes());
@@ -840,7 +962,10 @@ mod tests {
         assert_eq!(sniff_bytes(&n2), Some(Format::Nii));
         assert_eq!(sniff_bytes(&gzip(&nifti1())), Some(Format::Niigz));
         assert_eq!(sniff_bytes(&gzip(b"just some text, compressed")), None);
-        assert_eq!(describe_unsupported(&gzip(b"x")).as_deref(), Some("a gzip archive (not a NIfTI volume)"));
+        assert_eq!(
+            describe_unsupported(&gzip(b"x")).as_deref(),
+            Some("a gzip archive (not a NIfTI volume)")
+        );
         let mut pair = nifti1();
         pair[344..348].copy_from_slice(b"ni1\0");
         assert_eq!(sniff_bytes(&pair), None);
@@ -848,32 +973,62 @@ mod tests {
 
     #[test]
     fn text_and_html() {
-        assert_eq!(sniff_bytes(b"Hello, world.\nSecond line\n"), Some(Format::Txt));
-        assert_eq!(sniff_bytes("# Title\n\nSome *markdown* — with UTF-8.\n".as_bytes()), Some(Format::Txt));
-        assert_eq!(sniff_bytes(b"\xEF\xBB\xBF  <!DOCTYPE html>\n<html>"), Some(Format::Html));
+        assert_eq!(
+            sniff_bytes(b"Hello, world.\nSecond line\n"),
+            Some(Format::Txt)
+        );
+        assert_eq!(
+            sniff_bytes("# Title\n\nSome *markdown* — with UTF-8.\n".as_bytes()),
+            Some(Format::Txt)
+        );
+        assert_eq!(
+            sniff_bytes(b"\xEF\xBB\xBF  <!DOCTYPE html>\n<html>"),
+            Some(Format::Html)
+        );
         assert_eq!(sniff_bytes(b"<html lang=en>"), Some(Format::Html));
         assert_eq!(sniff_bytes(b"<p>hello</p>"), Some(Format::Html));
-        assert_eq!(sniff_bytes(b"<?xml version=\"1.0\"?>\n<!DOCTYPE html PUBLIC>"), Some(Format::Html));
+        assert_eq!(
+            sniff_bytes(b"<?xml version=\"1.0\"?>\n<!DOCTYPE html PUBLIC>"),
+            Some(Format::Html)
+        );
         assert_eq!(sniff_bytes(b"<pre>not a listed tag"), Some(Format::Txt));
-        assert_eq!(sniff_bytes(b"<svg xmlns=\"http://www.w3.org/2000/svg\"/>"), None);
-        assert_eq!(describe_unsupported(b"<svg xmlns=\"http://www.w3.org/2000/svg\"/>").as_deref(), Some("an SVG image"));
+        assert_eq!(
+            sniff_bytes(b"<svg xmlns=\"http://www.w3.org/2000/svg\"/>"),
+            None
+        );
+        assert_eq!(
+            describe_unsupported(b"<svg xmlns=\"http://www.w3.org/2000/svg\"/>").as_deref(),
+            Some("an SVG image")
+        );
         assert_eq!(sniff_bytes(b"caf\xe9 latin-1"), None);
         assert_eq!(sniff_bytes(b"binary\0data"), None);
         // A head may end in the middle of a character.
         assert_eq!(sniff_bytes(&"ab€".as_bytes()[..4]), Some(Format::Txt));
-        assert_eq!(describe_unsupported(b"\xFF\xFEh\0i\0").as_deref(), Some("UTF-16 text"));
+        assert_eq!(
+            describe_unsupported(b"\xFF\xFEh\0i\0").as_deref(),
+            Some("UTF-16 text")
+        );
     }
 
     #[test]
     fn unsupported_descriptions() {
-        assert_eq!(describe_unsupported(b"PK\x03\x04\x14\0\0\0\x08\0").as_deref(), Some("a ZIP archive"));
-        assert_eq!(describe_unsupported(b"GIF89a\x01\0\x01\0\0\0\0").as_deref(), Some("a GIF image"));
+        assert_eq!(
+            describe_unsupported(b"PK\x03\x04\x14\0\0\0\x08\0").as_deref(),
+            Some("a ZIP archive")
+        );
+        assert_eq!(
+            describe_unsupported(b"GIF89a\x01\0\x01\0\0\0\0").as_deref(),
+            Some("a GIF image")
+        );
         assert_eq!(describe_unsupported(b"\x00\x01\x02\x03"), None);
     }
 
     #[test]
     fn extensions_and_identity() {
-        assert_eq!(extension(Path::new("a/b/Volume.NII.GZ")).as_deref(), Some("nii.gz"));
+        assert_eq!(
+            extension(Path::new("a/b/Volume.NII.GZ")).as_deref(),
+            Some("nii.gz")
+        );
         assert_eq!(extension(Path::new("x.tar.gz")).as_deref(), Some("gz"));
         assert_eq!(extension(Path::new(".nii.gz")).as_deref(), Some("gz"));
         assert_eq!(extension(Path::new("README")), None);
@@ -882,8 +1037,17 @@ mod tests {
         assert_eq!(Format::from_extension("nii.gz"), Some(Format::Niigz));
         assert_eq!(Format::from_extension("zip"), None);
         for f in ALL {
-            assert_eq!(f.extensions().iter().filter_map(|e| Format::from_extension(e)).collect::<Vec<_>>(), vec![f; f.extensions().len()]);
-            assert_eq!(serde_json::to_value(f).unwrap(), serde_json::Value::from(f.as_str()));
+            assert_eq!(
+                f.extensions()
+                    .iter()
+                    .filter_map(|e| Format::from_extension(e))
+                    .collect::<Vec<_>>(),
+                vec![f; f.extensions().len()]
+            );
+            assert_eq!(
+                serde_json::to_value(f).unwrap(),
+                serde_json::Value::from(f.as_str())
+            );
         }
 
         let md = identify(Path::new("readme.md"), b"<div align=center>\n# Title\n");
@@ -891,13 +1055,25 @@ mod tests {
         let html = identify(Path::new("page.html"), b"just words\n");
         assert_eq!(html.format, Some(Format::Html));
         let unnamed = identify(Path::new("notes"), b"just words\n");
-        assert_eq!((unnamed.format, unnamed.extension, unnamed.named), (Some(Format::Txt), None, None));
+        assert_eq!(
+            (unnamed.format, unnamed.extension, unnamed.named),
+            (Some(Format::Txt), None, None)
+        );
         let png_as_mp3 = identify(Path::new("song.mp3"), &png());
-        assert_eq!((png_as_mp3.format, png_as_mp3.named), (Some(Format::Png), Some(Format::Mp3)));
+        assert_eq!(
+            (png_as_mp3.format, png_as_mp3.named),
+            (Some(Format::Png), Some(Format::Mp3))
+        );
         let nii_gz = identify(Path::new("brain.nii.gz"), &gzip(&nifti1()));
-        assert_eq!((nii_gz.format, nii_gz.named), (Some(Format::Niigz), Some(Format::Niigz)));
+        assert_eq!(
+            (nii_gz.format, nii_gz.named),
+            (Some(Format::Niigz), Some(Format::Niigz))
+        );
         let gz_as_nii = identify(Path::new("brain.nii"), &gzip(&nifti1()));
-        assert_eq!((gz_as_nii.format, gz_as_nii.named), (Some(Format::Niigz), Some(Format::Nii)));
+        assert_eq!(
+            (gz_as_nii.format, gz_as_nii.named),
+            (Some(Format::Niigz), Some(Format::Nii))
+        );
     }
 
     #[test]

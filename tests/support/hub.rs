@@ -37,8 +37,11 @@ impl ServeProcess {
             .spawn()
             .expect("spawn assetdrop serve");
         let stdout = child.stdout.take().expect("stdout");
+        let mut reader = BufReader::new(stdout);
         let mut first = String::new();
-        BufReader::new(stdout).read_line(&mut first).expect("read first line");
+        reader.read_line(&mut first).expect("read first line");
+        // Keep reading, so the hub never writes into a closed pipe.
+        std::thread::spawn(move || std::io::copy(&mut reader, &mut std::io::sink()));
         let url = first
             .trim()
             .strip_prefix("listening on ")

@@ -4,6 +4,7 @@
 
 mod render;
 
+use std::io::Write as _;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -313,13 +314,17 @@ async fn serve(target: &Target, a: ServeArgs) -> anyhow::Result<ExitCode> {
         ..HubConfig::new(&root)
     };
     let running = hub::start(config, a.listen).await?;
-    println!("listening on {}", running.url);
+    // Whoever started us may stop reading stdout; the hub must keep serving regardless.
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "listening on {}", running.url);
     if running.key_generated {
-        println!("api key: {} (generated; stored in {})", running.api_key, root.join(".hub/api-key").display());
+        let _ = writeln!(out, "api key: {} (generated; stored in {})", running.api_key, root.join(".hub/api-key").display());
     } else if target.api_key.is_none() {
-        println!("api key: stored in {}", root.join(".hub/api-key").display());
+        let _ = writeln!(out, "api key: stored in {}", root.join(".hub/api-key").display());
     }
-    println!("root: {}", root.display());
+    let _ = writeln!(out, "root: {}", root.display());
+    let _ = out.flush();
+    drop(out);
     running.serve_until_signal().await?;
     Ok(ExitCode::SUCCESS)
 }

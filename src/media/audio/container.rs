@@ -134,7 +134,11 @@ fn opus_packet_samples(data: &[u8]) -> u64 {
 /// Vorbis identification header fields (max, nominal, min bitrate) from the codec's extra data.
 fn vorbis_bitrates(extra: &[u8]) -> Option<(i32, i32, i32)> {
     let p = extra.windows(7).position(|w| w == b"\x01vorbis")?;
-    let field = |at: usize| extra.get(p + at..p + at + 4).map(|b| i32::from_le_bytes([b[0], b[1], b[2], b[3]]));
+    let field = |at: usize| {
+        extra
+            .get(p + at..p + at + 4)
+            .map(|b| i32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+    };
     Some((field(16)?, field(20)?, field(24)?))
 }
 
@@ -174,7 +178,11 @@ impl Packets {
         let size = data.len() as u64;
         self.count += 1;
         self.bytes += size;
-        self.min = if self.count == 1 { size } else { self.min.min(size) };
+        self.min = if self.count == 1 {
+            size
+        } else {
+            self.min.min(size)
+        };
         self.max = self.max.max(size);
         match self.first_size {
             None => self.first_size = Some(size),
@@ -188,7 +196,10 @@ impl Packets {
         let second = ((pts as f64 * tb).floor() as i64).max(0);
         *self.windows.entry(second).or_insert(0) += size;
         match family {
-            Family::Mpeg => match data.get(..4).and_then(|b| FrameHeader::parse([b[0], b[1], b[2], b[3]])) {
+            Family::Mpeg => match data
+                .get(..4)
+                .and_then(|b| FrameHeader::parse([b[0], b[1], b[2], b[3]]))
+            {
                 Some(h) => {
                     *self.mpeg.entry(h.bitrate_kbps).or_insert(0) += 1;
                     if self.mpeg_prev.is_some_and(|p| p != h.bitrate_index) {
@@ -209,24 +220,35 @@ impl Packets {
     /// Every packet the same size, except perhaps the last.
     fn same_size(&self) -> bool {
         self.count > 0
-            && (self.differing == 0 || (self.differing == 1 && Some(self.last_size) != self.first_size))
+            && (self.differing == 0
+                || (self.differing == 1 && Some(self.last_size) != self.first_size))
     }
 
     /// Lowest and highest kb/s over the whole seconds before `duration`.
     fn window_kbps(&self, duration: f64) -> Option<(u64, u64)> {
         let whole = duration.floor() as i64;
-        let rates: Vec<u64> = self.windows.range(..whole).map(|(_, b)| b * 8 / 1000).collect();
+        let rates: Vec<u64> = self
+            .windows
+            .range(..whole)
+            .map(|(_, b)| b * 8 / 1000)
+            .collect();
         Some((*rates.iter().min()?, *rates.iter().max()?))
     }
 }
 
 fn open_error(e: &SymError) -> Problem {
     match e {
-        SymError::IoError(io) if io.kind() == std::io::ErrorKind::UnexpectedEof => {
-            Problem::error(ProblemCode::Truncated, "the file ends before its audio headers do")
+        SymError::IoError(io) if io.kind() == std::io::ErrorKind::UnexpectedEof => Problem::error(
+            ProblemCode::Truncated,
+            "the file ends before its audio headers do",
+        ),
+        SymError::IoError(io) => {
+            Problem::error(ProblemCode::Unreadable, format!("reading failed: {io}"))
         }
-        SymError::IoError(io) => Problem::error(ProblemCode::Unreadable, format!("reading failed: {io}")),
-        other => Problem::error(ProblemCode::Corrupt, format!("not a recognised audio stream ({other})")),
+        other => Problem::error(
+            ProblemCode::Corrupt,
+            format!("not a recognised audio stream ({other})"),
+        ),
     }
 }
 
@@ -238,17 +260,27 @@ pub(crate) fn open(
     extension: Option<&str>,
 ) -> Result<Box<dyn FormatReader>, SymError> {
     let src = RangeSource::new(file, start, end).map_err(SymError::IoError)?;
-    let mss = MediaSourceStream::new(Box::new(src), symphonia::core::io::MediaSourceStreamOptions::default());
+    let mss = MediaSourceStream::new(
+        Box::new(src),
+        symphonia::core::io::MediaSourceStreamOptions::default(),
+    );
     let mut hint = Hint::new();
     if let Some(ext) = extension {
         hint.with_extension(ext);
     }
-    symphonia::default::get_probe().probe(&hint, mss, FormatOptions::default(), MetadataOptions::default())
+    symphonia::default::get_probe().probe(
+        &hint,
+        mss,
+        FormatOptions::default(),
+        MetadataOptions::default(),
+    )
 }
 
 /// True when symphonia has a decoder for the codec.
 pub(crate) fn decodable(id: AudioCodecId) -> bool {
-    symphonia::default::get_codecs().get_audio_decoder(id).is_some()
+    symphonia::default::get_codecs()
+        .get_audio_decoder(id)
+        .is_some()
 }
 
 /// Probes a file whose content symphonia should recognise.
@@ -260,10 +292,16 @@ pub(crate) fn probe(file: File, start: u64, end: u64, extension: Option<&str>) -
     let short = reader.format_info().short_name;
     let label = container_label(short);
     let Some(track) = reader.default_track(TrackType::Audio).cloned() else {
-        return AudioProbe::failed(Problem::error(ProblemCode::Corrupt, format!("the {label} file has no audio track")));
+        return AudioProbe::failed(Problem::error(
+            ProblemCode::Corrupt,
+            format!("the {label} file has no audio track"),
+        ));
     };
     let Some(params) = track.codec_params.as_ref().and_then(|c| c.audio()).cloned() else {
-        return AudioProbe::failed(Problem::error(ProblemCode::Corrupt, format!("the {label} audio track has no codec parameters")));
+        return AudioProbe::failed(Problem::error(
+            ProblemCode::Corrupt,
+            format!("the {label} audio track has no codec parameters"),
+        ));
     };
     let (codec, family) = codec_name(params.codec);
     let sample_rate = params.sample_rate.filter(|&r| r > 0);
@@ -271,7 +309,8 @@ pub(crate) fn probe(file: File, start: u64, end: u64, extension: Option<&str>) -
 
     // PCM, ADPCM and lossless verdicts need no packets when the container states the length.
     let known_len = track.num_frames.filter(|&n| n > 0 && sample_rate.is_some());
-    let scan_packets = !(matches!(family, Family::Pcm | Family::Adpcm | Family::Lossless) && known_len.is_some());
+    let scan_packets =
+        !(matches!(family, Family::Pcm | Family::Adpcm | Family::Lossless) && known_len.is_some());
     let mut pk = Packets::default();
     if scan_packets {
         loop {
@@ -301,13 +340,20 @@ pub(crate) fn probe(file: File, start: u64, end: u64, extension: Option<&str>) -
 
     let mut problems = Vec::new();
     match pk.error.as_ref() {
-        Some(SymError::IoError(e)) if e.kind() == std::io::ErrorKind::UnexpectedEof => problems.push(Problem::warning(
-            ProblemCode::Truncated,
-            format!("the {label} file ends inside a packet (after {} packets); the rest is lost", pk.count),
-        )),
+        Some(SymError::IoError(e)) if e.kind() == std::io::ErrorKind::UnexpectedEof => problems
+            .push(Problem::warning(
+                ProblemCode::Truncated,
+                format!(
+                    "the {label} file ends inside a packet (after {} packets); the rest is lost",
+                    pk.count
+                ),
+            )),
         Some(e) => problems.push(Problem::warning(
             ProblemCode::Corrupt,
-            format!("reading the {label} packets stopped after {} packets: {e}", pk.count),
+            format!(
+                "reading the {label} packets stopped after {} packets: {e}",
+                pk.count
+            ),
         )),
         None => {}
     }
@@ -315,10 +361,26 @@ pub(crate) fn probe(file: File, start: u64, end: u64, extension: Option<&str>) -
     let window_kbps = duration.and_then(|d| pk.window_kbps(d));
     let packet_range = (pk.count > 0).then_some((pk.min, pk.max));
     let sizes = packet_range.map_or(String::new(), |(a, b)| {
-        let w = window_kbps.map_or(String::new(), |(lo, hi)| format!("; 1 s windows {}", kbps_range(lo, hi)));
-        format!(" ({}{w})", if a == b { format!("{a} bytes") } else { format!("{a}–{b} bytes") })
+        let w = window_kbps.map_or(String::new(), |(lo, hi)| {
+            format!("; 1 s windows {}", kbps_range(lo, hi))
+        });
+        format!(
+            " ({}{w})",
+            if a == b {
+                format!("{a} bytes")
+            } else {
+                format!("{a}–{b} bytes")
+            }
+        )
     });
-    let in_label = if short == "aac" { "raw ADTS AAC".to_owned() } else { format!("{} in {label}", codec_label(family, codec)) };
+    let in_label = match (short, family) {
+        ("aac", _) => "raw ADTS AAC".to_owned(),
+        ("flac", _) => "FLAC".to_owned(),
+        ("ogg", Family::Vorbis | Family::Opus | Family::Lossless) => {
+            format!("Ogg {}", codec_label(family, codec))
+        }
+        _ => format!("{} in {label}", codec_label(family, codec)),
+    };
     let timing = if short == "aac" {
         "raw ADTS has no index, so players estimate positions from the bitrate and annotation timings would drift"
     } else {
@@ -338,7 +400,10 @@ pub(crate) fn probe(file: File, start: u64, end: u64, extension: Option<&str>) -
         }
         Family::Adpcm => problems.push(Problem::error(
             ProblemCode::AudioNeedsConversion,
-            format!("{codec} in {label} is constant-bitrate, but browser support for ADPCM is patchy"),
+            format!(
+                "{} in {label} is constant-bitrate, but browser support for ADPCM is patchy",
+                super::adpcm_label(codec)
+            ),
         )),
         Family::Mpeg => {
             let distinct = pk.mpeg.len();
@@ -347,7 +412,10 @@ pub(crate) fn probe(file: File, start: u64, end: u64, extension: Option<&str>) -
                 let joined = (1..=8).contains(&pk.mpeg_changes) && pk.count >= 20 * pk.mpeg_changes;
                 problems.push(Problem::error(
                     ProblemCode::VariableBitrate,
-                    format!("{}: {timing}", super::mpeg_variable_fact(&in_label, &pk.mpeg, pk.mpeg_changes, joined)),
+                    format!(
+                        "{}: {timing}",
+                        super::mpeg_variable_fact(&in_label, &pk.mpeg, pk.mpeg_changes, joined)
+                    ),
                 ));
             }
         }
@@ -359,7 +427,10 @@ pub(crate) fn probe(file: File, start: u64, end: u64, extension: Option<&str>) -
                 } else {
                     format!("variable-bitrate {in_label}: packets vary in size{sizes}")
                 };
-                problems.push(Problem::error(ProblemCode::VariableBitrate, format!("{what}; {timing}")));
+                problems.push(Problem::error(
+                    ProblemCode::VariableBitrate,
+                    format!("{what}; {timing}"),
+                ));
             }
         }
         Family::Vorbis => {
@@ -373,19 +444,26 @@ pub(crate) fn probe(file: File, start: u64, end: u64, extension: Option<&str>) -
             };
             problems.push(Problem::error(
                 ProblemCode::VariableBitrate,
-                format!("{in_label} is variable-bitrate at the packet level{mode}{sizes}; {timing}"),
+                format!(
+                    "{in_label} is variable-bitrate at the packet level{mode}{sizes}; {timing}"
+                ),
             ));
         }
         Family::Lossless => {
             verdict = BitrateMode::Variable;
             problems.push(Problem::error(
                 ProblemCode::VariableBitrate,
-                format!("{in_label} is lossless, so its bitrate follows the content{sizes}; {timing}"),
+                format!(
+                    "{in_label} is lossless, so its bitrate follows the content{sizes}; {timing}"
+                ),
             ));
         }
         Family::Other => {
             verdict = BitrateMode::Variable;
-            not_convertible_because = Some(format!("no decoder for this codec ({:?}) is built in", params.codec));
+            not_convertible_because = Some(format!(
+                "no decoder for this codec ({:?}) is built in",
+                params.codec
+            ));
             problems.push(Problem::error(
                 ProblemCode::UndecodableAudio,
                 format!("the {label} file holds an audio codec this tool does not know, so its bitrate cannot be checked"),
@@ -410,7 +488,9 @@ pub(crate) fn probe(file: File, start: u64, end: u64, extension: Option<&str>) -
                 _ => average(pk.bytes, duration),
             }
         }
-        Family::Mpeg if verdict == BitrateMode::Constant => pk.mpeg.keys().next().map(|k| u64::from(*k) * 1000),
+        Family::Mpeg if verdict == BitrateMode::Constant => {
+            pk.mpeg.keys().next().map(|k| u64::from(*k) * 1000)
+        }
         _ if pk.count > 0 => average(pk.bytes, duration),
         _ => average(end - start, duration),
     };
@@ -430,9 +510,17 @@ pub(crate) fn probe(file: File, start: u64, end: u64, extension: Option<&str>) -
             sample_rate,
             channels,
             frames: (pk.count > 0).then_some(pk.count),
-            samples: if pk.mpeg_samples > 0 { Some(pk.mpeg_samples) } else { known_len },
+            samples: if pk.mpeg_samples > 0 {
+                Some(pk.mpeg_samples)
+            } else {
+                known_len
+            },
             frame_bitrates: pk.mpeg.clone(),
-            bitrate_changes: if family == Family::Mpeg { pk.mpeg_changes } else { 0 },
+            bitrate_changes: if family == Family::Mpeg {
+                pk.mpeg_changes
+            } else {
+                0
+            },
             packet_bytes: packet_range,
             window_kbps,
             not_convertible_because,
@@ -442,18 +530,19 @@ pub(crate) fn probe(file: File, start: u64, end: u64, extension: Option<&str>) -
 }
 
 fn average(bytes: u64, duration: Option<f64>) -> Option<u64> {
-    duration.filter(|d| *d > 0.0).map(|d| (bytes as f64 * 8.0 / d).round() as u64)
+    duration
+        .filter(|d| *d > 0.0)
+        .map(|d| (bytes as f64 * 8.0 / d).round() as u64)
 }
 
 fn codec_label(family: Family, codec: &str) -> String {
     match family {
         Family::Pcm => "PCM".to_owned(),
         Family::Adpcm => "ADPCM".to_owned(),
-        Family::Mpeg => codec.to_uppercase(),
         Family::Aac => "AAC".to_owned(),
         Family::Vorbis => "Vorbis".to_owned(),
         Family::Opus => "Opus".to_owned(),
-        Family::Lossless | Family::Other => codec.to_uppercase(),
+        Family::Mpeg | Family::Lossless | Family::Other => codec.to_uppercase(),
     }
 }
 

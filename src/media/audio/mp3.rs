@@ -1,5 +1,5 @@
 //! Hand-written MPEG audio frame walker (reference `audio-cbr.md` §2.1): header parsing, the
-//! Xing/Info/VBRI tag frame, free format, ID3v2 skipping, tails and junk. It streams the file in
+//! Xing/Info/VBRI tag frame, free format, `ID3v2` skipping, tails and junk. It streams the file in
 //! 1 MiB windows, so a file of any size costs one window of memory.
 
 use std::collections::BTreeMap;
@@ -49,12 +49,20 @@ pub(crate) struct FrameHeader {
 }
 
 const BITRATES_V1: [[u32; 15]; 3] = [
-    [0, 32, 64, 96, 128, 160, 192, 224, 256, 288, 320, 352, 384, 416, 448],
-    [0, 32, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320, 384],
-    [0, 32, 40, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320],
+    [
+        0, 32, 64, 96, 128, 160, 192, 224, 256, 288, 320, 352, 384, 416, 448,
+    ],
+    [
+        0, 32, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320, 384,
+    ],
+    [
+        0, 32, 40, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320,
+    ],
 ];
 const BITRATES_V2: [[u32; 15]; 3] = [
-    [0, 32, 48, 56, 64, 80, 96, 112, 128, 144, 160, 176, 192, 224, 256],
+    [
+        0, 32, 48, 56, 64, 80, 96, 112, 128, 144, 160, 176, 192, 224, 256,
+    ],
     [0, 8, 16, 24, 32, 40, 48, 56, 64, 80, 96, 112, 128, 144, 160],
     [0, 8, 16, 24, 32, 40, 48, 56, 64, 80, 96, 112, 128, 144, 160],
 ];
@@ -151,7 +159,8 @@ impl FrameHeader {
             (Layer::L2, _) | (Layer::L3, Version::Mpeg1) => 144,
             (Layer::L3, _) => 72,
         };
-        let bits_per_second = u64::from(nominal_len) * u64::from(self.sample_rate) / bytes_per_sample_unit;
+        let bits_per_second =
+            u64::from(nominal_len) * u64::from(self.sample_rate) / bytes_per_sample_unit;
         ((bits_per_second + 500) / 1000) as u32
     }
 
@@ -166,7 +175,9 @@ impl FrameHeader {
 
     /// Same version, layer and sample rate: frames of one stream.
     pub fn same_stream(&self, other: &Self) -> bool {
-        self.version == other.version && self.layer == other.layer && self.sample_rate == other.sample_rate
+        self.version == other.version
+            && self.layer == other.layer
+            && self.sample_rate == other.sample_rate
     }
 
     /// Channel count.
@@ -234,14 +245,20 @@ pub(crate) fn parse_tag(frame: &[u8], h: &FrameHeader) -> Option<VbrTag> {
         return None;
     }
     let base = 4 + h.side_info_len();
-    let offsets = if h.protected { [base + 2, base] } else { [base, base + 2] };
+    let offsets = if h.protected {
+        [base + 2, base]
+    } else {
+        [base, base + 2]
+    };
     for off in offsets {
         let kind = match frame.get(off..off + 4) {
             Some(b"Xing") => VbrTagKind::Xing,
             Some(b"Info") => VbrTagKind::Info,
             _ => continue,
         };
-        let Some(flags) = be32(frame, off + 4) else { continue };
+        let Some(flags) = be32(frame, off + 4) else {
+            continue;
+        };
         let mut p = off + 8;
         let mut frames = None;
         if flags & 1 != 0 {
@@ -258,26 +275,46 @@ pub(crate) fn parse_tag(frame: &[u8], h: &FrameHeader) -> Option<VbrTag> {
             p += 4;
         }
         let (encoder, vbr_method) = match frame.get(p..p + 10) {
-            Some(ext) if ext[0].is_ascii_alphabetic() && ext[..9].iter().all(|c| (0x20..0x7F).contains(c)) => {
+            Some(ext)
+                if ext[0].is_ascii_alphabetic()
+                    && ext[..9].iter().all(|c| (0x20..0x7F).contains(c)) =>
+            {
                 let name = String::from_utf8_lossy(&ext[..9]).trim_end().to_owned();
                 (Some(name), Some(ext[9] & 0x0F))
             }
             _ => (None, None),
         };
-        return Some(VbrTag { kind, frames, encoder, vbr_method });
+        return Some(VbrTag {
+            kind,
+            frames,
+            encoder,
+            vbr_method,
+        });
     }
     if frame.get(36..40) == Some(b"VBRI") {
-        return Some(VbrTag { kind: VbrTagKind::Vbri, frames: be32(frame, 36 + 14), encoder: None, vbr_method: None });
+        return Some(VbrTag {
+            kind: VbrTagKind::Vbri,
+            frames: be32(frame, 36 + 14),
+            encoder: None,
+            vbr_method: None,
+        });
     }
     None
 }
 
-/// Size of an ID3v2 tag starting at `b[0]` (header, body and footer), if `b` starts one.
+/// Size of an `ID3v2` tag starting at `b[0]` (header, body and footer), if `b` starts one.
 pub(crate) fn id3v2_size(b: &[u8]) -> Option<u64> {
-    if b.len() < 10 || &b[..3] != b"ID3" || b[3] == 0xFF || b[4] == 0xFF || b[6..10].iter().any(|&x| x >= 0x80) {
+    if b.len() < 10
+        || &b[..3] != b"ID3"
+        || b[3] == 0xFF
+        || b[4] == 0xFF
+        || b[6..10].iter().any(|&x| x >= 0x80)
+    {
         return None;
     }
-    let body = b[6..10].iter().fold(0u64, |acc, &x| (acc << 7) | u64::from(x));
+    let body = b[6..10]
+        .iter()
+        .fold(0u64, |acc, &x| (acc << 7) | u64::from(x));
     let footer = if b[3] >= 4 && b[5] & 0x10 != 0 { 10 } else { 0 };
     Some(10 + body + footer)
 }
@@ -285,7 +322,7 @@ pub(crate) fn id3v2_size(b: &[u8]) -> Option<u64> {
 /// What ended the walk before the end of the region.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub(crate) enum Tail {
-    /// A 128-byte ID3v1 tag at the very end.
+    /// A 128-byte `ID3v1` tag at the very end.
     Id3v1,
     /// An APEv1/v2 tag.
     Ape,
@@ -293,7 +330,7 @@ pub(crate) enum Tail {
     Lyrics3,
 }
 
-/// A structure (frame or ID3v2 tag) that the region ends inside.
+/// A structure (frame or `ID3v2` tag) that the region ends inside.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Cut {
     /// What was cut.
@@ -325,7 +362,7 @@ pub(crate) struct Mp3Scan {
     pub tag: Option<VbrTag>,
     /// Bytes skipped as junk (before, between or after frames).
     pub junk_bytes: u64,
-    /// Bytes of ID3v2 tags skipped.
+    /// Bytes of `ID3v2` tags skipped.
     pub id3v2_bytes: u64,
     /// The region ends inside a frame or tag.
     pub cut: Option<Cut>,
@@ -333,6 +370,8 @@ pub(crate) struct Mp3Scan {
     pub tail: Option<Tail>,
     /// Offset of the first frame (the tag frame, if any).
     pub audio_start: u64,
+    /// Offset of the first audio frame (after the tag frame, if any).
+    pub first_audio: u64,
     /// Offset just past the last frame.
     pub audio_end: u64,
     /// The walk gave up looking for a first frame after [`MAX_LEADING_JUNK`] bytes.
@@ -364,6 +403,16 @@ impl Mp3Scan {
         (self.frames > 0).then(|| self.samples as f64 / f64::from(h.sample_rate))
     }
 
+    /// Where a decoder should start: at the tag frame when its frame count matches the frames
+    /// (so that gapless trimming applies), else at the first audio frame, because a decoder that
+    /// trusts a stale tag stops early (an `Info` tag in front of joined files).
+    pub fn decode_start(&self) -> u64 {
+        match &self.tag {
+            Some(t) if t.frames.is_some_and(|n| u64::from(n) != self.frames) => self.first_audio,
+            _ => self.audio_start,
+        }
+    }
+
     /// Average bits per second over the audio frames.
     pub fn average_bitrate(&self) -> Option<u64> {
         let secs = self.duration_seconds()?;
@@ -382,7 +431,13 @@ pub(crate) struct Window<R> {
 
 impl<R: Read + Seek> Window<R> {
     pub fn new(src: R, end: u64) -> Self {
-        Self { src, buf: Vec::new(), base: 0, end, src_pos: None }
+        Self {
+            src,
+            buf: Vec::new(),
+            base: 0,
+            end,
+            src_pos: None,
+        }
     }
 
     /// End of the region (lowered if the source turns out shorter).
@@ -401,7 +456,8 @@ impl<R: Read + Seek> Window<R> {
             self.fill(pos)?;
         }
         let start = (pos - self.base) as usize;
-        let stop = ((want_end.min(self.end) - self.base) as usize).clamp(start, self.buf.len().max(start));
+        let stop =
+            ((want_end.min(self.end) - self.base) as usize).clamp(start, self.buf.len().max(start));
         Ok(self.buf.get(start..stop).unwrap_or(&[]))
     }
 
@@ -456,7 +512,7 @@ fn next_candidate<R: Read + Seek>(w: &mut Window<R>, from: u64) -> io::Result<u6
     }
 }
 
-/// A tail tag or ID3v2 tag at `pos`: `Some(Ok(tail))` ends the walk, `Some(Err(size))` skips.
+/// A tail tag or `ID3v2` tag at `pos`: `Some(Ok(tail))` ends the walk, `Some(Err(size))` skips.
 fn tag_at(b: &[u8], pos: u64, end: u64) -> Option<Result<Tail, u64>> {
     if b.starts_with(b"TAG") && end - pos == 128 {
         Some(Ok(Tail::Id3v1))
@@ -471,15 +527,23 @@ fn tag_at(b: &[u8], pos: u64, end: u64) -> Option<Result<Tail, u64>> {
 
 /// Free-format frame length without padding: the distance to the next header with the same fixed
 /// fields, minus this frame's padding, confirmed by the frame after that.
-fn find_free_len<R: Read + Seek>(w: &mut Window<R>, pos: u64, h: &FrameHeader) -> io::Result<Option<u32>> {
+fn find_free_len<R: Read + Seek>(
+    w: &mut Window<R>,
+    pos: u64,
+    h: &FrameHeader,
+) -> io::Result<Option<u32>> {
     let data = w.get(pos, MAX_FREE_FRAME + 8)?.to_vec();
     let min = 4 + h.side_info_len();
     for i in min..data.len().saturating_sub(3) {
         if data[i] != 0xFF || !h.fixed_fields_match(&data[i..]) {
             continue;
         }
-        let Some(nominal) = (i as u32).checked_sub(h.pad_bytes()) else { continue };
-        let Some(h2) = FrameHeader::parse([data[i], data[i + 1], data[i + 2], data[i + 3]]) else { continue };
+        let Some(nominal) = (i as u32).checked_sub(h.pad_bytes()) else {
+            continue;
+        };
+        let Some(h2) = FrameHeader::parse([data[i], data[i + 1], data[i + 2], data[i + 3]]) else {
+            continue;
+        };
         let third = pos + i as u64 + u64::from(nominal + h2.pad_bytes());
         if third >= w.end() {
             return Ok(Some(nominal));
@@ -495,7 +559,13 @@ fn find_free_len<R: Read + Seek>(w: &mut Window<R>, pos: u64, h: &FrameHeader) -
 
 /// Checks that what follows a frame of `len` bytes at `pos` is a frame of the same stream, a tag,
 /// or the end of the region.
-fn confirmed<R: Read + Seek>(w: &mut Window<R>, pos: u64, len: u32, h: &FrameHeader, have_first: bool) -> io::Result<bool> {
+fn confirmed<R: Read + Seek>(
+    w: &mut Window<R>,
+    pos: u64,
+    len: u32,
+    h: &FrameHeader,
+    have_first: bool,
+) -> io::Result<bool> {
     let next = pos + u64::from(len);
     let end = w.end();
     if next == end {
@@ -518,7 +588,11 @@ fn confirmed<R: Read + Seek>(w: &mut Window<R>, pos: u64, len: u32, h: &FrameHea
 /// Walks every MPEG audio frame in `[start, end)` of `src`.
 pub(crate) fn walk<R: Read + Seek>(src: R, start: u64, end: u64) -> io::Result<Mp3Scan> {
     let mut w = Window::new(src, end);
-    let mut scan = Mp3Scan { audio_start: start, audio_end: start, ..Mp3Scan::default() };
+    let mut scan = Mp3Scan {
+        audio_start: start,
+        audio_end: start,
+        ..Mp3Scan::default()
+    };
     let mut pos = start;
     let mut synced = false;
     let mut prev_index: Option<u8> = None;
@@ -545,7 +619,11 @@ pub(crate) fn walk<R: Read + Seek>(src: R, start: u64, end: u64) -> io::Result<M
                     if synced || confirmed(&mut w, pos, len, &h, scan.first.is_some())? {
                         let frame_end = pos + u64::from(len);
                         if frame_end > w.end() {
-                            scan.cut = Some(Cut { what: "frame", have: w.end() - pos, need: u64::from(len) });
+                            scan.cut = Some(Cut {
+                                what: "frame",
+                                have: w.end() - pos,
+                                need: u64::from(len),
+                            });
                             break;
                         }
                         if h.bitrate_index == 0 {
@@ -563,10 +641,17 @@ pub(crate) fn walk<R: Read + Seek>(src: R, start: u64, end: u64) -> io::Result<M
                                 continue;
                             }
                         }
+                        if scan.frames == 0 {
+                            scan.first_audio = pos;
+                        }
                         scan.frames += 1;
                         scan.samples += u64::from(h.samples());
                         scan.audio_bytes += u64::from(len);
-                        let kbps = if h.bitrate_index == 0 { 0 } else { h.bitrate_kbps };
+                        let kbps = if h.bitrate_index == 0 {
+                            0
+                        } else {
+                            h.bitrate_kbps
+                        };
                         *scan.bitrates.entry(kbps).or_insert(0) += 1;
                         if prev_index.is_some_and(|p| p != h.bitrate_index) {
                             scan.changes += 1;
@@ -587,7 +672,11 @@ pub(crate) fn walk<R: Read + Seek>(src: R, start: u64, end: u64) -> io::Result<M
             }
             Some(Err(size)) => {
                 if pos + size > w.end() {
-                    scan.cut = Some(Cut { what: "ID3v2 tag", have: w.end() - pos, need: size });
+                    scan.cut = Some(Cut {
+                        what: "ID3v2 tag",
+                        have: w.end() - pos,
+                        need: size,
+                    });
                     break;
                 }
                 scan.id3v2_bytes += size;
@@ -628,7 +717,11 @@ mod tests {
     }
 
     fn stream(indices: &[u8]) -> Vec<u8> {
-        indices.iter().enumerate().flat_map(|(i, &x)| frame(x, i % 3 == 1)).collect()
+        indices
+            .iter()
+            .enumerate()
+            .flat_map(|(i, &x)| frame(x, i % 3 == 1))
+            .collect()
     }
 
     fn scan(bytes: &[u8]) -> Mp3Scan {
@@ -638,23 +731,41 @@ mod tests {
     #[test]
     fn header_fields_and_lengths() {
         let h = FrameHeader::parse(header(9, false)).expect("128 kb/s header");
-        assert_eq!((h.version, h.layer, h.bitrate_kbps, h.sample_rate), (Version::Mpeg1, Layer::L3, 128, 44_100));
+        assert_eq!(
+            (h.version, h.layer, h.bitrate_kbps, h.sample_rate),
+            (Version::Mpeg1, Layer::L3, 128, 44_100)
+        );
         assert_eq!(h.frame_len(), Some(417));
-        assert_eq!(FrameHeader::parse(header(9, true)).and_then(|h| h.frame_len()), Some(418));
-        assert_eq!(FrameHeader::parse(header(10, false)).and_then(|h| h.frame_len()), Some(522));
+        assert_eq!(
+            FrameHeader::parse(header(9, true)).and_then(|h| h.frame_len()),
+            Some(418)
+        );
+        assert_eq!(
+            FrameHeader::parse(header(10, false)).and_then(|h| h.frame_len()),
+            Some(522)
+        );
         assert_eq!(h.samples(), 1152);
         assert_eq!(h.side_info_len(), 32);
         assert_eq!(h.codec(), "mp3");
         // MPEG-2 Layer III 22.05 kHz mono 64 kb/s: 72·64000/22050 = 208 bytes, 576 samples.
         let h2 = FrameHeader::parse([0xFF, 0xF3, 0x80, 0xC4]).expect("MPEG-2 header");
-        assert_eq!((h2.version, h2.sample_rate, h2.bitrate_kbps, h2.mono), (Version::Mpeg2, 22_050, 64, true));
-        assert_eq!((h2.frame_len(), h2.samples(), h2.side_info_len()), (Some(208), 576, 9));
+        assert_eq!(
+            (h2.version, h2.sample_rate, h2.bitrate_kbps, h2.mono),
+            (Version::Mpeg2, 22_050, 64, true)
+        );
+        assert_eq!(
+            (h2.frame_len(), h2.samples(), h2.side_info_len()),
+            (Some(208), 576, 9)
+        );
         // MPEG-2.5 8 kHz.
         let h25 = FrameHeader::parse([0xFF, 0xE3, 0x88, 0xC4]).expect("MPEG-2.5 header");
         assert_eq!((h25.version, h25.sample_rate), (Version::Mpeg25, 8_000));
         // Layer I, 32 kHz, 32 kb/s: (12·32000/32000)·4 = 48 bytes; padding adds 4.
         let l1 = FrameHeader::parse([0xFF, 0xFF, 0x18, 0x00]).expect("Layer I header");
-        assert_eq!((l1.layer, l1.frame_len(), l1.samples()), (Layer::L1, Some(48), 384));
+        assert_eq!(
+            (l1.layer, l1.frame_len(), l1.samples()),
+            (Layer::L1, Some(48), 384)
+        );
         let l1p = FrameHeader::parse([0xFF, 0xFF, 0x1A, 0x00]).expect("padded Layer I header");
         assert_eq!(l1p.frame_len(), Some(52));
         // Layer II 48 kHz 192 kb/s: 144·192000/48000 = 576.
@@ -663,17 +774,38 @@ mod tests {
         // CRC-protected: bit 0 of byte 1 clear.
         assert!(FrameHeader::parse([0xFF, 0xFA, 0x90, 0x64]).is_some_and(|h| h.protected));
         // Free format has no length in the header.
-        assert_eq!(FrameHeader::parse(header(0, false)).and_then(|h| h.frame_len()), None);
+        assert_eq!(
+            FrameHeader::parse(header(0, false)).and_then(|h| h.frame_len()),
+            None
+        );
     }
 
     #[test]
     fn header_rejects_invalid_fields() {
-        assert!(FrameHeader::parse([0xFE, 0xFB, 0x90, 0x64]).is_none(), "no sync");
-        assert!(FrameHeader::parse([0xFF, 0xEB, 0x90, 0x64]).is_none(), "reserved version 01");
-        assert!(FrameHeader::parse([0xFF, 0xF9, 0x90, 0x64]).is_none(), "reserved layer 00 (ADTS)");
-        assert!(FrameHeader::parse([0xFF, 0xFB, 0xF0, 0x64]).is_none(), "bitrate index 15");
-        assert!(FrameHeader::parse([0xFF, 0xFB, 0x9C, 0x64]).is_none(), "sample-rate index 3");
-        assert!(FrameHeader::parse([0xFF, 0xFB, 0x90, 0x66]).is_none(), "emphasis 10");
+        assert!(
+            FrameHeader::parse([0xFE, 0xFB, 0x90, 0x64]).is_none(),
+            "no sync"
+        );
+        assert!(
+            FrameHeader::parse([0xFF, 0xEB, 0x90, 0x64]).is_none(),
+            "reserved version 01"
+        );
+        assert!(
+            FrameHeader::parse([0xFF, 0xF9, 0x90, 0x64]).is_none(),
+            "reserved layer 00 (ADTS)"
+        );
+        assert!(
+            FrameHeader::parse([0xFF, 0xFB, 0xF0, 0x64]).is_none(),
+            "bitrate index 15"
+        );
+        assert!(
+            FrameHeader::parse([0xFF, 0xFB, 0x9C, 0x64]).is_none(),
+            "sample-rate index 3"
+        );
+        assert!(
+            FrameHeader::parse([0xFF, 0xFB, 0x90, 0x66]).is_none(),
+            "emphasis 10"
+        );
     }
 
     #[test]
@@ -707,7 +839,10 @@ mod tests {
         assert!(!s.is_constant() && !s.is_free_format());
         assert_eq!(s.frames, 60);
         assert_eq!(s.changes, 59);
-        assert_eq!(s.bitrates.keys().copied().collect::<Vec<_>>(), vec![64, 128, 160, 192, 320]);
+        assert_eq!(
+            s.bitrates.keys().copied().collect::<Vec<_>>(),
+            vec![64, 96, 128, 192, 320]
+        );
         assert!(!s.looks_joined());
     }
 
@@ -728,10 +863,10 @@ mod tests {
         assert!(j.looks_joined());
     }
 
-    fn xing_frame(magic: &[u8; 4], frames: u32, method: u8) -> Vec<u8> {
+    fn xing_frame(magic: [u8; 4], frames: u32, method: u8) -> Vec<u8> {
         let mut f = frame(9, false);
         let off = 4 + 32;
-        f[off..off + 4].copy_from_slice(magic);
+        f[off..off + 4].copy_from_slice(&magic);
         f[off + 4..off + 8].copy_from_slice(&1u32.to_be_bytes());
         f[off + 8..off + 12].copy_from_slice(&frames.to_be_bytes());
         f[off + 12..off + 21].copy_from_slice(b"LAME3.100");
@@ -741,24 +876,37 @@ mod tests {
 
     #[test]
     fn tag_frame_is_left_out_and_read() {
-        let mut bytes = xing_frame(b"Info", 30, 1);
+        let mut bytes = xing_frame(*b"Info", 30, 1);
         bytes.extend(stream(&[9; 30]));
         let s = scan(&bytes);
         assert!(s.is_constant());
         assert_eq!(s.frames, 30, "the Info frame is not an audio frame");
-        let tag = s.tag.expect("Info tag");
-        assert_eq!((tag.kind, tag.frames, tag.vbr_method), (VbrTagKind::Info, Some(30), Some(1)));
+        let tag = s.tag.clone().expect("Info tag");
+        assert_eq!(
+            (tag.kind, tag.frames, tag.vbr_method),
+            (VbrTagKind::Info, Some(30), Some(1))
+        );
         assert_eq!(tag.encoder.as_deref(), Some("LAME3.100"));
 
         // An Info tag in front of frames that vary: the frames decide.
-        let mut mixed = xing_frame(b"Info", 30, 1);
+        let mut mixed = xing_frame(*b"Info", 30, 1);
         mixed.extend(stream(&[9; 30]));
         mixed.extend(stream(&[11; 30]));
         let m = scan(&mixed);
         assert!(!m.is_constant());
-        assert_eq!(m.tag.map(|t| t.kind), Some(VbrTagKind::Info));
+        assert_eq!(m.tag.as_ref().map(|t| t.kind), Some(VbrTagKind::Info));
+        assert_eq!(
+            s.decode_start(),
+            0,
+            "a tag that matches the frames is kept for gapless decoding"
+        );
+        assert_eq!(
+            m.decode_start(),
+            417,
+            "a stale tag (30 frames of 60) is skipped"
+        );
 
-        let mut xing = xing_frame(b"Xing", 3, 4);
+        let mut xing = xing_frame(*b"Xing", 3, 4);
         xing.extend(stream(&[9, 11, 13]));
         let x = scan(&xing);
         assert_eq!(x.tag.and_then(|t| t.vbr_method), Some(4));
@@ -769,7 +917,10 @@ mod tests {
         vbri[50..54].copy_from_slice(&2u32.to_be_bytes());
         vbri.extend(stream(&[9, 11]));
         let v = scan(&vbri);
-        assert_eq!(v.tag.map(|t| (t.kind, t.frames)), Some((VbrTagKind::Vbri, Some(2))));
+        assert_eq!(
+            v.tag.map(|t| (t.kind, t.frames)),
+            Some((VbrTagKind::Vbri, Some(2)))
+        );
         assert_eq!(v.frames, 2);
     }
 

@@ -1,5 +1,5 @@
 //! A byte range of a file seen as a whole file, so that symphonia can read the MP3 stream inside a
-//! WAV `data` chunk, or an MP3 stream behind an ID3v2 tag it would not skip on its own.
+//! WAV `data` chunk, or an MP3 stream behind an `ID3v2` tag it would not skip on its own.
 
 use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom};
@@ -18,7 +18,12 @@ pub(crate) struct RangeSource {
 impl RangeSource {
     pub fn new(mut file: File, start: u64, end: u64) -> io::Result<Self> {
         file.seek(SeekFrom::Start(start))?;
-        Ok(Self { file, start, end: end.max(start), pos: 0 })
+        Ok(Self {
+            file,
+            start,
+            end: end.max(start),
+            pos: 0,
+        })
     }
 
     fn len(&self) -> u64 {
@@ -46,8 +51,14 @@ impl Seek for RangeSource {
             SeekFrom::End(d) => self.len().checked_add_signed(d),
             SeekFrom::Current(d) => self.pos.checked_add_signed(d),
         }
-        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "seek before the start of the audio range"))?;
-        self.file.seek(SeekFrom::Start(self.start.saturating_add(target)))?;
+        .ok_or_else(|| {
+            io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "seek before the start of the audio range",
+            )
+        })?;
+        self.file
+            .seek(SeekFrom::Start(self.start.saturating_add(target)))?;
         self.pos = target;
         Ok(target)
     }

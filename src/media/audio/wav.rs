@@ -150,19 +150,29 @@ fn read_up_to<R: Read>(src: &mut R, buf: &mut [u8]) -> io::Result<usize> {
 
 fn parse_fmt(body: &[u8]) -> Result<Fmt, Issue> {
     if body.len() < 16 {
-        return Err(Issue::Corrupt(format!("the fmt chunk is {} bytes, fewer than 16", body.len())));
+        return Err(Issue::Corrupt(format!(
+            "the fmt chunk is {} bytes, fewer than 16",
+            body.len()
+        )));
     }
     let raw_tag = le16(body, 0);
     let mut tag = raw_tag;
-    let cb_size = if body.len() >= 18 { usize::from(le16(body, 16)) } else { 0 };
+    let cb_size = if body.len() >= 18 {
+        usize::from(le16(body, 16))
+    } else {
+        0
+    };
     if raw_tag == TAG_EXTENSIBLE {
         if body.len() < 40 || cb_size < 22 {
-            return Err(Issue::Corrupt("WAVE_FORMAT_EXTENSIBLE without its 22-byte extension".to_owned()));
+            return Err(Issue::Corrupt(
+                "WAVE_FORMAT_EXTENSIBLE without its 22-byte extension".to_owned(),
+            ));
         }
         tag = le16(body, 24);
     }
-    let samples_per_block = (matches!(tag, TAG_ADPCM_MS | TAG_ADPCM_IMA) && cb_size >= 2 && body.len() >= 20)
-        .then(|| le16(body, 18));
+    let samples_per_block =
+        (matches!(tag, TAG_ADPCM_MS | TAG_ADPCM_IMA) && cb_size >= 2 && body.len() >= 20)
+            .then(|| le16(body, 18));
     Ok(Fmt {
         tag,
         raw_tag,
@@ -175,7 +185,10 @@ fn parse_fmt(body: &[u8]) -> Result<Fmt, Issue> {
 }
 
 /// Walks the chunks of a RIFF/WAVE file of `file_len` bytes. Outer error: I/O; inner: structure.
-pub(crate) fn layout<R: Read + Seek>(src: &mut R, file_len: u64) -> io::Result<Result<Layout, Issue>> {
+pub(crate) fn layout<R: Read + Seek>(
+    src: &mut R,
+    file_len: u64,
+) -> io::Result<Result<Layout, Issue>> {
     src.seek(SeekFrom::Start(0))?;
     let mut head = [0u8; 12];
     if read_up_to(src, &mut head)? < 12 || &head[..4] != b"RIFF" || &head[8..12] != b"WAVE" {
@@ -187,16 +200,26 @@ pub(crate) fn layout<R: Read + Seek>(src: &mut R, file_len: u64) -> io::Result<R
     let mut pos = 12u64;
     loop {
         if let (Some(fmt), Some((data_start, data_len, declared_len))) = (fmt, data) {
-            return Ok(Ok(Layout { fmt, fact_samples: fact, data_start, data_len, declared_len }));
+            return Ok(Ok(Layout {
+                fmt,
+                fact_samples: fact,
+                data_start,
+                data_len,
+                declared_len,
+            }));
         }
         if pos + 8 > file_len {
             let missing = if fmt.is_none() { "fmt " } else { "data" };
-            return Ok(Err(Issue::Cut(format!("the file ends before its \"{missing}\" chunk"))));
+            return Ok(Err(Issue::Cut(format!(
+                "the file ends before its \"{missing}\" chunk"
+            ))));
         }
         src.seek(SeekFrom::Start(pos))?;
         let mut ch = [0u8; 8];
         if read_up_to(src, &mut ch)? < 8 {
-            return Ok(Err(Issue::Cut("the file ends inside a chunk header".to_owned())));
+            return Ok(Err(Issue::Cut(
+                "the file ends inside a chunk header".to_owned(),
+            )));
         }
         let id = [ch[0], ch[1], ch[2], ch[3]];
         let size = u64::from(le32(&ch, 4));
@@ -207,7 +230,9 @@ pub(crate) fn layout<R: Read + Seek>(src: &mut R, file_len: u64) -> io::Result<R
                 let mut body = vec![0u8; size.min(64) as usize];
                 let got = read_up_to(src, &mut body)?;
                 if (got as u64) < size.min(64) {
-                    return Ok(Err(Issue::Cut("the file ends inside the fmt chunk".to_owned())));
+                    return Ok(Err(Issue::Cut(
+                        "the file ends inside the fmt chunk".to_owned(),
+                    )));
                 }
                 match parse_fmt(&body) {
                     Ok(f) => fmt = Some(f),
@@ -223,14 +248,23 @@ pub(crate) fn layout<R: Read + Seek>(src: &mut R, file_len: u64) -> io::Result<R
             b"data" => {
                 // 0 and 0xFFFFFFFF are what streaming writers leave: the data runs to the end.
                 let open_ended = size == 0xFFFF_FFFF || (size == 0 && available > 0);
-                let (len, declared) = if open_ended { (available, None) } else { (size.min(available), Some(size)) };
+                let (len, declared) = if open_ended {
+                    (available, None)
+                } else {
+                    (size.min(available), Some(size))
+                };
                 data = Some((body_start, len, declared));
                 if fmt.is_none() && size > available {
-                    return Ok(Err(Issue::Cut("the data chunk runs past the end of the file before any fmt chunk".to_owned())));
+                    return Ok(Err(Issue::Cut(
+                        "the data chunk runs past the end of the file before any fmt chunk"
+                            .to_owned(),
+                    )));
                 }
                 if open_ended {
                     if fmt.is_none() {
-                        return Ok(Err(Issue::Corrupt("an open-ended data chunk comes before the fmt chunk".to_owned())));
+                        return Ok(Err(Issue::Corrupt(
+                            "an open-ended data chunk comes before the fmt chunk".to_owned(),
+                        )));
                     }
                     continue;
                 }
@@ -246,7 +280,12 @@ mod tests {
     use super::*;
     use std::io::Cursor;
 
-    fn wav(fmt_body: &[u8], extra: &[(&[u8; 4], Vec<u8>)], data: &[u8], declared: Option<u32>) -> Vec<u8> {
+    fn wav(
+        fmt_body: &[u8],
+        extra: &[(&[u8; 4], Vec<u8>)],
+        data: &[u8],
+        declared: Option<u32>,
+    ) -> Vec<u8> {
         let mut v = b"RIFF\0\0\0\0WAVE".to_vec();
         v.extend(b"fmt ");
         v.extend((fmt_body.len() as u32).to_le_bytes());
@@ -283,10 +322,18 @@ mod tests {
 
     #[test]
     fn pcm_with_odd_chunk_before_data() {
-        let bytes = wav(&pcm_fmt(TAG_PCM, 2, 44_100, 16), &[(b"LIST", vec![1, 2, 3])], &[0u8; 4000], None);
+        let bytes = wav(
+            &pcm_fmt(TAG_PCM, 2, 44_100, 16),
+            &[(b"LIST", vec![1, 2, 3])],
+            &[0u8; 4000],
+            None,
+        );
         let l = lay(&bytes).expect("layout");
         assert_eq!(l.fmt.codec().as_deref(), Some("pcm_s16le"));
-        assert_eq!((l.data_len, l.sample_frames(), l.is_cut()), (4000, Some(1000), false));
+        assert_eq!(
+            (l.data_len, l.sample_frames(), l.is_cut()),
+            (4000, Some(1000), false)
+        );
     }
 
     #[test]
@@ -295,7 +342,9 @@ mod tests {
         f.extend(22u16.to_le_bytes());
         f.extend(32u16.to_le_bytes());
         f.extend(3u32.to_le_bytes());
-        f.extend([3, 0, 0, 0, 0, 0, 0x10, 0, 0x80, 0, 0, 0xAA, 0, 0x38, 0x9B, 0x71]);
+        f.extend([
+            3, 0, 0, 0, 0, 0, 0x10, 0, 0x80, 0, 0, 0xAA, 0, 0x38, 0x9B, 0x71,
+        ]);
         let bytes = wav(&f, &[], &[0u8; 800], Some(8000));
         let l = lay(&bytes).expect("layout");
         assert_eq!((l.fmt.tag, l.fmt.raw_tag), (TAG_FLOAT, TAG_EXTENSIBLE));
@@ -306,7 +355,12 @@ mod tests {
 
     #[test]
     fn streaming_size_runs_to_the_end() {
-        let bytes = wav(&pcm_fmt(TAG_PCM, 1, 8000, 8), &[], &[0x80; 333], Some(0xFFFF_FFFF));
+        let bytes = wav(
+            &pcm_fmt(TAG_PCM, 1, 8000, 8),
+            &[],
+            &[0x80; 333],
+            Some(0xFFFF_FFFF),
+        );
         let l = lay(&bytes).expect("layout");
         assert_eq!((l.data_len, l.declared_len, l.is_cut()), (333, None, false));
         assert_eq!(l.fmt.codec().as_deref(), Some("pcm_u8"));
@@ -325,7 +379,13 @@ mod tests {
         f.extend(1017u16.to_le_bytes());
         let no_fact = lay(&wav(&f, &[], &[0u8; 1024], None)).expect("layout");
         assert_eq!(no_fact.sample_frames(), Some(2 * 1017));
-        let with_fact = lay(&wav(&f, &[(b"fact", 2000u32.to_le_bytes().to_vec())], &[0u8; 1024], None)).expect("layout");
+        let with_fact = lay(&wav(
+            &f,
+            &[(b"fact", 2000u32.to_le_bytes().to_vec())],
+            &[0u8; 1024],
+            None,
+        ))
+        .expect("layout");
         assert_eq!(with_fact.sample_frames(), Some(2000));
         assert_eq!(with_fact.fmt.codec().as_deref(), Some("adpcm_ima"));
     }
@@ -335,6 +395,9 @@ mod tests {
         assert_eq!(lay(b"RIFF\0\0\0\0AVI LIST"), Err(Issue::NotWave));
         let bytes = wav(&pcm_fmt(TAG_PCM, 2, 44_100, 16), &[], &[], None);
         assert!(matches!(lay(&bytes[..30]), Err(Issue::Cut(_))));
-        assert!(matches!(lay(&wav(&[1, 0, 2, 0], &[], &[0; 4], None)), Err(Issue::Corrupt(_))));
+        assert!(matches!(
+            lay(&wav(&[1, 0, 2, 0], &[], &[0; 4], None)),
+            Err(Issue::Corrupt(_))
+        ));
     }
 }
