@@ -43,7 +43,11 @@ pub struct Error {
 impl Error {
     /// An error without an underlying cause.
     pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
-        Self { code, message: message.into(), source: None }
+        Self {
+            code,
+            message: message.into(),
+            source: None,
+        }
     }
 
     /// An error that keeps its cause.
@@ -52,6 +56,10 @@ impl Error {
         message: impl Into<String>,
         source: impl std::error::Error + Send + Sync + 'static,
     ) -> Self {
-        Self { code, message: message.into(), source: Some(Box::new(source)) }
+        Self {
+            code,
+            message: message.into(),
+            source: Some(Box::new(source)),
+        }
     }
 }

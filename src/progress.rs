@@ -41,7 +41,10 @@ impl Throttle {
 
     /// At most one update per `interval`.
     pub fn every(interval: Duration) -> Self {
-        Self { interval, last: None }
+        Self {
+            interval,
+            last: None,
+        }
     }
 
     /// True when an update may be sent at `now`.

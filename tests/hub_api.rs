@@ -13,8 +13,16 @@ struct Api {
 }
 
 impl Api {
-    async fn call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> (StatusCode, Value) {
-        let mut req = self.http.request(method, format!("{}{path}", self.url)).header("apikey", &self.key);
+    async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        let mut req = self
+            .http
+            .request(method, format!("{}{path}", self.url))
+            .header("apikey", &self.key);
         if let Some(b) = body {
             req = req.json(&b);
         }
@@ -36,28 +44,54 @@ fn fail_message(v: &Value) -> &str {
     v["message"].as_str().expect("message")
 }
 
-async fn setup(config: impl FnOnce(&mut HubConfig)) -> (tempfile::TempDir, assetdrop::hub::RunningHub, Api) {
+async fn setup(
+    config: impl FnOnce(&mut HubConfig),
+) -> (tempfile::TempDir, assetdrop::hub::RunningHub, Api) {
     let dir = tempfile::tempdir().expect("tempdir");
     let mut c = HubConfig::new(dir.path());
     c.api_key = Some("test-key".into());
     config(&mut c);
     let hub = in_process(c).await;
-    let api = Api { url: hub.url.clone(), key: hub.api_key.clone(), http: Client::new() };
+    let api = Api {
+        url: hub.url.clone(),
+        key: hub.api_key.clone(),
+        http: Client::new(),
+    };
     (dir, hub, api)
 }
 
 async fn new_project(api: &Api) -> String {
-    let (s, v) = api.post("/v2/project", json!({"name": "P", "description": "d"})).await;
+    let (s, v) = api
+        .post("/v2/project", json!({"name": "P", "description": "d"}))
+        .await;
     assert_eq!(s, StatusCode::CREATED, "{v}");
     v["data"]["project"]["_id"].as_str().expect("id").to_owned()
 }
 
 async fn upload_bytes(api: &Api, project: &str, name: &str, bytes: &[u8]) -> String {
-    let (s, v) = api.get(&format!("/v2/getUploadUrl?name={name}&project={project}&type=assets")).await;
+    let (s, v) = api
+        .get(&format!(
+            "/v2/getUploadUrl?name={name}&project={project}&type=assets"
+        ))
+        .await;
     assert_eq!(s, StatusCode::CREATED, "{v}");
-    let url = v["data"]["uploadUrl"].as_str().expect("uploadUrl").to_owned();
-    let put = api.http.put(&url).body(bytes.to_vec()).send().await.expect("put");
-    assert_eq!(put.status(), StatusCode::OK, "{}", put.text().await.unwrap_or_default());
+    let url = v["data"]["uploadUrl"]
+        .as_str()
+        .expect("uploadUrl")
+        .to_owned();
+    let put = api
+        .http
+        .put(&url)
+        .body(bytes.to_vec())
+        .send()
+        .await
+        .expect("put");
+    assert_eq!(
+        put.status(),
+        StatusCode::OK,
+        "{}",
+        put.text().await.unwrap_or_default()
+    );
     url.split('?').next().expect("base").to_owned()
 }
 
@@ -73,14 +107,27 @@ async fn full_import_flow_round_trips() {
     assert_eq!(v["data"]["project"]["batches"], json!([]));
     assert_eq!(v["data"]["project"]["assetBuilderTemplates"], json!([]));
 
-    let (s, v) = api.post(&format!("/v2/batches/{project}"), json!({"name": "b1"})).await;
-    assert_eq!(s, StatusCode::CREATED, "{v}");
-    let b1 = v["data"]["project"]["_id"].as_str().expect("batch id").to_owned();
     let (s, v) = api
-        .post(&format!("/v2/batches/{project}"), json!({"batches": [{"_id": b1, "name": "b1"}, {"name": "b2"}]}))
+        .post(&format!("/v2/batches/{project}"), json!({"name": "b1"}))
         .await;
     assert_eq!(s, StatusCode::CREATED, "{v}");
-    let names: Vec<&str> = v["data"]["batches"].as_array().expect("list").iter().map(|b| b["name"].as_str().expect("name")).collect();
+    let b1 = v["data"]["project"]["_id"]
+        .as_str()
+        .expect("batch id")
+        .to_owned();
+    let (s, v) = api
+        .post(
+            &format!("/v2/batches/{project}"),
+            json!({"batches": [{"_id": b1, "name": "b1"}, {"name": "b2"}]}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    let names: Vec<&str> = v["data"]["batches"]
+        .as_array()
+        .expect("list")
+        .iter()
+        .map(|b| b["name"].as_str().expect("name"))
+        .collect();
     assert_eq!(names, ["b1", "b2"]);
 
     let png = b"\x89PNG\r\n\x1a\n0000fake-but-sniffable";
@@ -100,7 +147,9 @@ async fn full_import_flow_round_trips() {
     assert_eq!(v["data"]["assets"]["assetsCreated"], 3);
     let ids: Vec<String> = serde_json::from_value(v["data"]["assetIds"].clone()).expect("ids");
 
-    let (s, v) = api.get(&format!("/v2/project/{project}/assets?page=1&limit=10")).await;
+    let (s, v) = api
+        .get(&format!("/v2/project/{project}/assets?page=1&limit=10"))
+        .await;
     assert_eq!(s, StatusCode::OK);
     assert_eq!(v["data"]["total"], 3);
     let first = &v["data"]["assets"][0];
@@ -112,37 +161,96 @@ async fn full_import_flow_round_trips() {
     assert_eq!(first["contextData"], json!({"k": "v"}));
     assert_eq!(first["batches"], json!([b1]));
     assert_eq!(v["data"]["assets"][1]["kind"], "text");
-    assert_eq!(v["data"]["assets"][2]["metadata"], json!({"width": 10, "height": 20}));
+    assert_eq!(
+        v["data"]["assets"][2]["metadata"],
+        json!({"width": 10, "height": 20})
+    );
     // The stored bytes equal what was sent, under uploaded-data/<project>/.
     let file = blob_file(dir.path(), &hub.url, first["data"].as_str().expect("data"));
     assert!(file.starts_with(dir.path().join("uploaded-data").join(&project)));
     assert_eq!(std::fs::read(&file).expect("blob"), png);
 
     // Filters: by external ID, by batch (all must match), by ID; paging.
-    let f = |filters: Value| format!("/v2/project/{project}/assets?filters={}", percent_encoding::utf8_percent_encode(&filters.to_string(), percent_encoding::NON_ALPHANUMERIC));
-    assert_eq!(api.get(&f(json!({"externalId": "notes.txt"}))).await.1["data"]["total"], 1);
-    assert_eq!(api.get(&f(json!({"batches": ["b2"]}))).await.1["data"]["total"], 1);
-    assert_eq!(api.get(&f(json!({"batches": ["b1", "b2"]}))).await.1["data"]["total"], 0);
-    assert_eq!(api.get(&f(json!({"_id": ids[2]}))).await.1["data"]["assets"][0]["externalId"], "remote");
-    let (_, page2) = api.get(&format!("/v2/project/{project}/assets?page=2&limit=2")).await;
+    let f = |filters: Value| {
+        format!(
+            "/v2/project/{project}/assets?filters={}",
+            percent_encoding::utf8_percent_encode(
+                &filters.to_string(),
+                percent_encoding::NON_ALPHANUMERIC
+            )
+        )
+    };
+    assert_eq!(
+        api.get(&f(json!({"externalId": "notes.txt"}))).await.1["data"]["total"],
+        1
+    );
+    assert_eq!(
+        api.get(&f(json!({"batches": ["b2"]}))).await.1["data"]["total"],
+        1
+    );
+    assert_eq!(
+        api.get(&f(json!({"batches": ["b1", "b2"]}))).await.1["data"]["total"],
+        0
+    );
+    assert_eq!(
+        api.get(&f(json!({"_id": ids[2]}))).await.1["data"]["assets"][0]["externalId"],
+        "remote"
+    );
+    let (_, page2) = api
+        .get(&format!("/v2/project/{project}/assets?page=2&limit=2"))
+        .await;
     assert_eq!(page2["data"]["assets"].as_array().expect("page").len(), 1);
 
     // Assign batches, then delete.
-    let (s, v) = api.post("/v2/assignBatches", json!({"assets": [ids[1]], "batches": ["b1"], "projectId": project})).await;
+    let (s, v) = api
+        .post(
+            "/v2/assignBatches",
+            json!({"assets": [ids[1]], "batches": ["b1"], "projectId": project}),
+        )
+        .await;
     assert_eq!(s, StatusCode::OK, "{v}");
-    assert_eq!(api.get(&f(json!({"batches": ["b1", "b2"]}))).await.1["data"]["total"], 1);
-    let (s, v) = api.call(reqwest::Method::DELETE, &format!("/v2/project/{project}/assets"), Some(json!({"project": project, "assets": [ids[0]]}))).await;
+    assert_eq!(
+        api.get(&f(json!({"batches": ["b1", "b2"]}))).await.1["data"]["total"],
+        1
+    );
+    let (s, v) = api
+        .call(
+            reqwest::Method::DELETE,
+            &format!("/v2/project/{project}/assets"),
+            Some(json!({"project": project, "assets": [ids[0]]})),
+        )
+        .await;
     assert_eq!(s, StatusCode::OK, "{v}");
-    assert_eq!(api.get(&format!("/v2/project/{project}/assets")).await.1["data"]["total"], 2);
+    assert_eq!(
+        api.get(&format!("/v2/project/{project}/assets")).await.1["data"]["total"],
+        2
+    );
 
     // A signed GET URL serves the bytes without a key.
-    let (s, v) = api.get(&format!("/v2/getSignedUrl?url={}", percent_encoding::utf8_percent_encode(&text_data, percent_encoding::NON_ALPHANUMERIC))).await;
+    let (s, v) = api
+        .get(&format!(
+            "/v2/getSignedUrl?url={}",
+            percent_encoding::utf8_percent_encode(&text_data, percent_encoding::NON_ALPHANUMERIC)
+        ))
+        .await;
     assert_eq!(s, StatusCode::OK, "{v}");
-    let got = Client::new().get(v["data"]["signedUrl"].as_str().expect("signed")).send().await.expect("get");
+    let got = Client::new()
+        .get(v["data"]["signedUrl"].as_str().expect("signed"))
+        .send()
+        .await
+        .expect("get");
     assert_eq!(got.status(), StatusCode::OK);
     assert_eq!(got.bytes().await.expect("bytes").as_ref(), b"hello world");
     // Without a signature or key: refused.
-    assert_eq!(Client::new().get(&text_data).send().await.expect("get").status(), StatusCode::FORBIDDEN);
+    assert_eq!(
+        Client::new()
+            .get(&text_data)
+            .send()
+            .await
+            .expect("get")
+            .status(),
+        StatusCode::FORBIDDEN
+    );
 
     let (s, v) = api.get("/v2/listProjects?page=1&limit=10").await;
     assert_eq!(s, StatusCode::OK);
@@ -170,12 +278,22 @@ async fn missing_or_wrong_key_is_401() {
 async fn tampered_and_expired_signed_urls_are_403() {
     let (_dir, hub, api) = setup(|c| c.url_ttl_secs = 1).await;
     let project = new_project(&api).await;
-    let (_, v) = api.get(&format!("/v2/getUploadUrl?name=a.txt&project={project}")).await;
+    let (_, v) = api
+        .get(&format!("/v2/getUploadUrl?name=a.txt&project={project}"))
+        .await;
     let url = v["data"]["uploadUrl"].as_str().expect("url").to_owned();
     let (base, query) = url.split_once('?').expect("query");
     // Tampered: another path with the same signature, a changed size limit, a changed signature.
-    let (_, v2) = api.get(&format!("/v2/getUploadUrl?name=b.txt&project={project}")).await;
-    let other_base = v2["data"]["uploadUrl"].as_str().expect("url").split('?').next().expect("base").to_owned();
+    let (_, v2) = api
+        .get(&format!("/v2/getUploadUrl?name=b.txt&project={project}"))
+        .await;
+    let other_base = v2["data"]["uploadUrl"]
+        .as_str()
+        .expect("url")
+        .split('?')
+        .next()
+        .expect("base")
+        .to_owned();
     let sig_flipped = {
         let i = query.find("sig=").expect("sig") + 4;
         let mut q = query.to_owned();
@@ -207,13 +325,34 @@ async fn tampered_and_expired_signed_urls_are_403() {
 async fn path_climbing_names_are_refused() {
     let (dir, hub, api) = setup(|_| {}).await;
     let project = new_project(&api).await;
-    for name in ["../escape.png", "..%2Fescape.png", "/etc/passwd", "%2Fetc%2Fpasswd", "a/b.png", "..\\x.png", ".hidden", "", "C:evil.png"] {
-        let (s, v) = api.get(&format!("/v2/getUploadUrl?name={name}&project={project}")).await;
+    for name in [
+        "../escape.png",
+        "..%2Fescape.png",
+        "/etc/passwd",
+        "%2Fetc%2Fpasswd",
+        "a/b.png",
+        "..\\x.png",
+        ".hidden",
+        "",
+        "C:evil.png",
+    ] {
+        let (s, v) = api
+            .get(&format!("/v2/getUploadUrl?name={name}&project={project}"))
+            .await;
         assert_eq!(s, StatusCode::BAD_REQUEST, "name {name:?}: {v}");
         assert!(fail_message(&v).contains("name"), "{v}");
     }
     // Straight at the blob route, with an encoded separator: refused before any signature check.
-    let resp = api.http.put(format!("{}/uploaded-data/{project}/..%2F..%2Fescape.png", api.url)).body("x").send().await.expect("put");
+    let resp = api
+        .http
+        .put(format!(
+            "{}/uploaded-data/{project}/..%2F..%2Fescape.png",
+            api.url
+        ))
+        .body("x")
+        .send()
+        .await
+        .expect("put");
     assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
     assert!(!dir.path().join("escape.png").exists());
     hub.shutdown().await.expect("shutdown");
@@ -227,22 +366,52 @@ async fn oversize_bodies_are_413() {
     })
     .await;
     let project = new_project(&api).await;
-    let (_, v) = api.get(&format!("/v2/getUploadUrl?name=big.bin&project={project}")).await;
+    let (_, v) = api
+        .get(&format!("/v2/getUploadUrl?name=big.bin&project={project}"))
+        .await;
     let url = v["data"]["uploadUrl"].as_str().expect("url").to_owned();
     // With a Content-Length: refused up front.
-    let resp = api.http.put(&url).body(vec![0u8; 1001]).send().await.expect("put");
+    let resp = api
+        .http
+        .put(&url)
+        .body(vec![0u8; 1001])
+        .send()
+        .await
+        .expect("put");
     assert_eq!(resp.status(), StatusCode::PAYLOAD_TOO_LARGE);
     // Streamed without a length: refused when the limit is passed, and nothing is left behind.
     let chunks = futures::stream::iter((0..20).map(|_| Ok::<_, std::io::Error>(vec![1u8; 100])));
-    let resp = api.http.put(&url).body(reqwest::Body::wrap_stream(chunks)).send().await.expect("put");
+    let resp = api
+        .http
+        .put(&url)
+        .body(reqwest::Body::wrap_stream(chunks))
+        .send()
+        .await
+        .expect("put");
     assert_eq!(resp.status(), StatusCode::PAYLOAD_TOO_LARGE);
     let v: Value = resp.json().await.expect("json");
     assert!(fail_message(&v).contains("larger"));
     // Exactly at the limit: accepted.
-    assert_eq!(api.http.put(&url).body(vec![0u8; 1000]).send().await.expect("put").status(), StatusCode::OK);
+    assert_eq!(
+        api.http
+            .put(&url)
+            .body(vec![0u8; 1000])
+            .send()
+            .await
+            .expect("put")
+            .status(),
+        StatusCode::OK
+    );
     // A JSON body over the limit.
-    let assets: Vec<Value> = (0..400).map(|i| json!({"data": "https://example.com/x.png", "externalId": format!("{i}")})).collect();
-    let (s, v) = api.post(&format!("/v2/project/{project}/cloud"), json!({"assets": assets})).await;
+    let assets: Vec<Value> = (0..400)
+        .map(|i| json!({"data": "https://example.com/x.png", "externalId": format!("{i}")}))
+        .collect();
+    let (s, v) = api
+        .post(
+            &format!("/v2/project/{project}/cloud"),
+            json!({"assets": assets}),
+        )
+        .await;
     assert_eq!(s, StatusCode::PAYLOAD_TOO_LARGE, "{v}");
     assert!(fail_message(&v).contains("too large"));
     hub.shutdown().await.expect("shutdown");
@@ -254,24 +423,122 @@ async fn client_mistakes_are_4xx_naming_the_field() {
     let project = new_project(&api).await;
     let cloud = format!("/v2/project/{project}/cloud");
     let cases: Vec<(String, Option<Value>, StatusCode, &str)> = vec![
-        ("/v2/project".into(), Some(json!({"description": "no name"})), StatusCode::BAD_REQUEST, "name"),
-        ("/v2/project".into(), Some(json!({"name": "x", "type": "video"})), StatusCode::BAD_REQUEST, "type"),
-        (cloud.clone(), Some(json!({"assets": [{"data": "https://e.com/a.png"}]})), StatusCode::BAD_REQUEST, "assets[0].externalId"),
-        (cloud.clone(), Some(json!({"assets": [{"externalId": "x"}]})), StatusCode::BAD_REQUEST, "assets[0].data"),
-        (cloud.clone(), Some(json!({"assets": [{"data": "https://e.com/a.png", "externalId": "a", "metadata": 3}]})), StatusCode::BAD_REQUEST, "assets[0].metadata"),
-        (cloud.clone(), Some(json!({"assets": [{"data": "https://e.com/a.png", "externalId": "a"}], "priority": 1001})), StatusCode::BAD_REQUEST, "priority"),
-        (cloud.clone(), Some(json!({"assets": [{"data": "https://e.com/a.png", "externalId": "a"}], "uploadLocal": "maybe"})), StatusCode::BAD_REQUEST, "uploadLocal"),
-        (cloud.clone(), Some(json!({"assets": []})), StatusCode::BAD_REQUEST, "assets"),
-        (cloud.clone(), Some(json!({"assets": [{"data": "https://e.com/a.png", "externalId": "a", "batches": ["nope"]}]})), StatusCode::NOT_FOUND, "nope"),
-        (format!("{cloud}?batches=notjson"), Some(json!({"assets": [{"data": "https://e.com/a.png", "externalId": "a"}]})), StatusCode::BAD_REQUEST, "batches"),
-        (format!("/uploaded-data/{project}/never.png"), None, StatusCode::NOT_FOUND, "no file"),
-        (format!("/v2/project/{project}/assets?filters=%7B%22color%22%3A1%7D"), None, StatusCode::BAD_REQUEST, "filters.color"),
-        (format!("/v2/project/{project}/assets?limit=0"), None, StatusCode::BAD_REQUEST, "limit"),
-        ("/v2/project/000000000000000000000000".into(), None, StatusCode::NOT_FOUND, "not found"),
-        ("/v2/project/000000000000000000000000/cloud".into(), Some(json!({"assets": [{"data": "https://e.com/a.png", "externalId": "a"}]})), StatusCode::NOT_FOUND, "not found"),
-        ("/v2/getUploadUrl?name=a.png".into(), None, StatusCode::BAD_REQUEST, "project"),
-        (format!("/v2/getUploadUrl?name=a.png&project={project}&type=brushes"), None, StatusCode::BAD_REQUEST, "type"),
-        ("/v2/nowhere".into(), None, StatusCode::NOT_FOUND, "no route"),
+        (
+            "/v2/project".into(),
+            Some(json!({"description": "no name"})),
+            StatusCode::BAD_REQUEST,
+            "name",
+        ),
+        (
+            "/v2/project".into(),
+            Some(json!({"name": "x", "type": "video"})),
+            StatusCode::BAD_REQUEST,
+            "type",
+        ),
+        (
+            cloud.clone(),
+            Some(json!({"assets": [{"data": "https://e.com/a.png"}]})),
+            StatusCode::BAD_REQUEST,
+            "assets[0].externalId",
+        ),
+        (
+            cloud.clone(),
+            Some(json!({"assets": [{"externalId": "x"}]})),
+            StatusCode::BAD_REQUEST,
+            "assets[0].data",
+        ),
+        (
+            cloud.clone(),
+            Some(
+                json!({"assets": [{"data": "https://e.com/a.png", "externalId": "a", "metadata": 3}]}),
+            ),
+            StatusCode::BAD_REQUEST,
+            "assets[0].metadata",
+        ),
+        (
+            cloud.clone(),
+            Some(
+                json!({"assets": [{"data": "https://e.com/a.png", "externalId": "a"}], "priority": 1001}),
+            ),
+            StatusCode::BAD_REQUEST,
+            "priority",
+        ),
+        (
+            cloud.clone(),
+            Some(
+                json!({"assets": [{"data": "https://e.com/a.png", "externalId": "a"}], "uploadLocal": "maybe"}),
+            ),
+            StatusCode::BAD_REQUEST,
+            "uploadLocal",
+        ),
+        (
+            cloud.clone(),
+            Some(json!({"assets": []})),
+            StatusCode::BAD_REQUEST,
+            "assets",
+        ),
+        (
+            cloud.clone(),
+            Some(
+                json!({"assets": [{"data": "https://e.com/a.png", "externalId": "a", "batches": ["nope"]}]}),
+            ),
+            StatusCode::NOT_FOUND,
+            "nope",
+        ),
+        (
+            format!("{cloud}?batches=notjson"),
+            Some(json!({"assets": [{"data": "https://e.com/a.png", "externalId": "a"}]})),
+            StatusCode::BAD_REQUEST,
+            "batches",
+        ),
+        (
+            format!("/uploaded-data/{project}/never.png"),
+            None,
+            StatusCode::NOT_FOUND,
+            "no file",
+        ),
+        (
+            format!("/v2/project/{project}/assets?filters=%7B%22color%22%3A1%7D"),
+            None,
+            StatusCode::BAD_REQUEST,
+            "filters.color",
+        ),
+        (
+            format!("/v2/project/{project}/assets?limit=0"),
+            None,
+            StatusCode::BAD_REQUEST,
+            "limit",
+        ),
+        (
+            "/v2/project/000000000000000000000000".into(),
+            None,
+            StatusCode::NOT_FOUND,
+            "not found",
+        ),
+        (
+            "/v2/project/000000000000000000000000/cloud".into(),
+            Some(json!({"assets": [{"data": "https://e.com/a.png", "externalId": "a"}]})),
+            StatusCode::NOT_FOUND,
+            "not found",
+        ),
+        (
+            "/v2/getUploadUrl?name=a.png".into(),
+            None,
+            StatusCode::BAD_REQUEST,
+            "project",
+        ),
+        (
+            format!("/v2/getUploadUrl?name=a.png&project={project}&type=brushes"),
+            None,
+            StatusCode::BAD_REQUEST,
+            "type",
+        ),
+        (
+            "/v2/nowhere".into(),
+            None,
+            StatusCode::NOT_FOUND,
+            "no route",
+        ),
     ];
     for (path, body, want, needle) in cases {
         let (s, v) = match body {
@@ -280,19 +547,48 @@ async fn client_mistakes_are_4xx_naming_the_field() {
         };
         assert_eq!(s, want, "{path}: {v}");
         let msg = fail_message(&v);
-        assert!(msg.contains(needle), "{path}: message {msg:?} should name {needle:?}");
+        assert!(
+            msg.contains(needle),
+            "{path}: message {msg:?} should name {needle:?}"
+        );
     }
     // Not JSON at all.
-    let resp = api.http.post(format!("{}{cloud}", api.url)).header("apikey", &api.key).body("{nope").send().await.expect("send");
+    let resp = api
+        .http
+        .post(format!("{}{cloud}", api.url))
+        .header("apikey", &api.key)
+        .body("{nope")
+        .send()
+        .await
+        .expect("send");
     assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
     // Registering a hub URL nothing was uploaded to.
-    let (_, v) = api.get(&format!("/v2/getUploadUrl?name=ghost.png&project={project}")).await;
-    let ghost = v["data"]["uploadUrl"].as_str().expect("url").split('?').next().expect("base").to_owned();
-    let (s, v) = api.post(&cloud, json!({"assets": [{"data": ghost, "externalId": "g"}]})).await;
+    let (_, v) = api
+        .get(&format!(
+            "/v2/getUploadUrl?name=ghost.png&project={project}"
+        ))
+        .await;
+    let ghost = v["data"]["uploadUrl"]
+        .as_str()
+        .expect("url")
+        .split('?')
+        .next()
+        .expect("base")
+        .to_owned();
+    let (s, v) = api
+        .post(
+            &cloud,
+            json!({"assets": [{"data": ghost, "externalId": "g"}]}),
+        )
+        .await;
     assert_eq!(s, StatusCode::BAD_REQUEST);
     assert!(fail_message(&v).contains("PUT the file"), "{v}");
     // Reusing an upload name: conflict.
-    let (s, _) = api.get(&format!("/v2/getUploadUrl?name=ghost.png&project={project}")).await;
+    let (s, _) = api
+        .get(&format!(
+            "/v2/getUploadUrl?name=ghost.png&project={project}"
+        ))
+        .await;
     assert_eq!(s, StatusCode::CONFLICT);
     hub.shutdown().await.expect("shutdown");
 }
@@ -303,11 +599,18 @@ async fn registration_with_an_upload_id_is_idempotent() {
     let project = new_project(&api).await;
     let data = upload_bytes(&api, &project, "x.txt", b"abc").await;
     let body = json!({"assets": [{"data": data, "externalId": "x.txt", "uploadId": "u-1"}]});
-    let (_, first) = api.post(&format!("/v2/project/{project}/cloud"), body.clone()).await;
-    let (s, again) = api.post(&format!("/v2/project/{project}/cloud"), body).await;
+    let (_, first) = api
+        .post(&format!("/v2/project/{project}/cloud"), body.clone())
+        .await;
+    let (s, again) = api
+        .post(&format!("/v2/project/{project}/cloud"), body)
+        .await;
     assert_eq!(s, StatusCode::CREATED);
     assert_eq!(again["data"]["assets"]["assetsCreated"], 0);
     assert_eq!(first["data"]["assetIds"], again["data"]["assetIds"]);
-    assert_eq!(api.get(&format!("/v2/project/{project}/assets")).await.1["data"]["total"], 1);
+    assert_eq!(
+        api.get(&format!("/v2/project/{project}/assets")).await.1["data"]["total"],
+        1
+    );
     hub.shutdown().await.expect("shutdown");
 }

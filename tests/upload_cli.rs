@@ -14,7 +14,10 @@ use crate::support::fixtures::generated;
 use crate::support::hub::{bin, blob_file, ServeProcess};
 
 fn cli(args: &[&str]) -> Output {
-    Command::new(bin()).args(args).output().expect("run assetdrop")
+    Command::new(bin())
+        .args(args)
+        .output()
+        .expect("run assetdrop")
 }
 
 fn cli_json(hub: &ServeProcess, args: &[&str]) -> (i32, Value) {
@@ -22,8 +25,13 @@ fn cli_json(hub: &ServeProcess, args: &[&str]) -> (i32, Value) {
     all.extend_from_slice(args);
     let out = cli(&all);
     let code = out.status.code().expect("exit code");
-    let v = serde_json::from_slice(&out.stdout)
-        .unwrap_or_else(|e| panic!("stdout is not JSON ({e}): {}\nstderr: {}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)));
+    let v = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "stdout is not JSON ({e}): {}\nstderr: {}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    });
     (code, v)
 }
 
@@ -36,7 +44,11 @@ fn files_under(root: &Path) -> BTreeMap<String, PathBuf> {
             if p.is_dir() {
                 stack.push(p);
             } else {
-                let rel = p.strip_prefix(root).expect("under root").to_string_lossy().replace('\\', "/");
+                let rel = p
+                    .strip_prefix(root)
+                    .expect("under root")
+                    .to_string_lossy()
+                    .replace('\\', "/");
                 out.insert(rel, p);
             }
         }
@@ -45,7 +57,10 @@ fn files_under(root: &Path) -> BTreeMap<String, PathBuf> {
 }
 
 fn all_assets(hub: &ServeProcess, project: &str) -> Vec<Value> {
-    let (code, v) = cli_json(hub, &["assets", "list", "--project", project, "--limit", "1000"]);
+    let (code, v) = cli_json(
+        hub,
+        &["assets", "list", "--project", project, "--limit", "1000"],
+    );
     assert_eq!(code, 0, "{v}");
     v["assets"].as_array().expect("assets").clone()
 }
@@ -61,8 +76,22 @@ fn upload_every_kind_and_reject_the_bad_ones() {
 
     let good = fixtures.join("good");
     let bad = fixtures.join("bad");
-    let (code, report) = cli_json(&hub, &["upload", "--project", &project, "--concurrency", "4", good.to_str().expect("utf8"), bad.to_str().expect("utf8")]);
-    assert_eq!(code, 1, "some files are rejected, so the exit code is 1: {report}");
+    let (code, report) = cli_json(
+        &hub,
+        &[
+            "upload",
+            "--project",
+            &project,
+            "--concurrency",
+            "4",
+            good.to_str().expect("utf8"),
+            bad.to_str().expect("utf8"),
+        ],
+    );
+    assert_eq!(
+        code, 1,
+        "some files are rejected, so the exit code is 1: {report}"
+    );
 
     // Every good file became an asset named by its path inside the dropped folder.
     let good_files = files_under(&good);
@@ -70,12 +99,27 @@ fn upload_every_kind_and_reject_the_bad_ones() {
         .as_array()
         .expect("uploaded")
         .iter()
-        .map(|u| (u["externalId"].as_str().expect("externalId").to_owned(), u["assetId"].as_str().expect("assetId").to_owned()))
+        .map(|u| {
+            (
+                u["externalId"].as_str().expect("externalId").to_owned(),
+                u["assetId"].as_str().expect("assetId").to_owned(),
+            )
+        })
         .collect();
     let bad_files = files_under(&bad);
-    let expected_ids: BTreeSet<&String> = good_files.keys().chain(bad_files.keys().filter(|_| false)).collect();
-    assert_eq!(uploaded.keys().collect::<BTreeSet<_>>(), expected_ids, "report: {report}");
-    assert!(uploaded.contains_key("sub/dir/nested.png"), "nested files keep their relative path");
+    let expected_ids: BTreeSet<&String> = good_files
+        .keys()
+        .chain(bad_files.keys().filter(|_| false))
+        .collect();
+    assert_eq!(
+        uploaded.keys().collect::<BTreeSet<_>>(),
+        expected_ids,
+        "report: {report}"
+    );
+    assert!(
+        uploaded.contains_key("sub/dir/nested.png"),
+        "nested files keep their relative path"
+    );
 
     // Every bad file is rejected with its specific code.
     let rejected: BTreeMap<String, Vec<String>> = report["rejected"]
@@ -83,8 +127,17 @@ fn upload_every_kind_and_reject_the_bad_ones() {
         .expect("rejected")
         .iter()
         .map(|r| {
-            let name = Path::new(r["path"].as_str().expect("path")).file_name().expect("name").to_string_lossy().into_owned();
-            let codes = r["problems"].as_array().expect("problems").iter().map(|p| p["code"].as_str().expect("code").to_owned()).collect();
+            let name = Path::new(r["path"].as_str().expect("path"))
+                .file_name()
+                .expect("name")
+                .to_string_lossy()
+                .into_owned();
+            let codes = r["problems"]
+                .as_array()
+                .expect("problems")
+                .iter()
+                .map(|p| p["code"].as_str().expect("code").to_owned())
+                .collect();
             (name, codes)
         })
         .collect();
@@ -98,11 +151,23 @@ fn upload_every_kind_and_reject_the_bad_ones() {
         ("not_utf8.txt", "not-utf8"),
         ("volume4d.nrrd", "unsupported-volume"),
     ] {
-        let codes = rejected.get(file).unwrap_or_else(|| panic!("{file} should be rejected; rejected: {rejected:?}"));
-        assert!(codes.iter().any(|c| c == code), "{file}: want {code}, got {codes:?}");
+        let codes = rejected
+            .get(file)
+            .unwrap_or_else(|| panic!("{file} should be rejected; rejected: {rejected:?}"));
+        assert!(
+            codes.iter().any(|c| c == code),
+            "{file}: want {code}, got {codes:?}"
+        );
     }
-    assert_eq!(rejected.len(), bad_files.len(), "every bad file is rejected: {rejected:?}");
-    assert!(report["failed"].as_array().expect("failed").is_empty(), "{report}");
+    assert_eq!(
+        rejected.len(),
+        bad_files.len(),
+        "every bad file is rejected: {rejected:?}"
+    );
+    assert!(
+        report["failed"].as_array().expect("failed").is_empty(),
+        "{report}"
+    );
 
     // The catalog holds exactly those assets; each stored blob equals its original.
     let assets = all_assets(&hub, &project);
@@ -111,26 +176,57 @@ fn upload_every_kind_and_reject_the_bad_ones() {
         let ext_id = a["externalId"].as_str().expect("externalId");
         let original = &good_files[ext_id];
         let stored = blob_file(root.path(), &hub.url, a["data"].as_str().expect("data"));
-        assert!(stored.starts_with(root.path().join("uploaded-data").join(&project)), "{}", stored.display());
-        assert_eq!(std::fs::read(&stored).expect("stored blob"), std::fs::read(original).expect("original"), "{ext_id}");
-        assert_eq!(a["size"].as_u64(), Some(std::fs::metadata(original).expect("meta").len()));
+        assert!(
+            stored.starts_with(root.path().join("uploaded-data").join(&project)),
+            "{}",
+            stored.display()
+        );
+        assert_eq!(
+            std::fs::read(&stored).expect("stored blob"),
+            std::fs::read(original).expect("original"),
+            "{ext_id}"
+        );
+        assert_eq!(
+            a["size"].as_u64(),
+            Some(std::fs::metadata(original).expect("meta").len())
+        );
         assert_eq!(a["_id"].as_str(), uploaded.get(ext_id).map(String::as_str));
     }
-    let by_id: BTreeMap<&str, &Value> = assets.iter().map(|a| (a["externalId"].as_str().expect("id"), a)).collect();
+    let by_id: BTreeMap<&str, &Value> = assets
+        .iter()
+        .map(|a| (a["externalId"].as_str().expect("id"), a))
+        .collect();
     let png = by_id["photo.png"];
     assert_eq!(png["kind"], "image");
     assert!(png["metadata"]["width"].as_u64().expect("width") > 0);
     assert!(png["metadata"]["height"].as_u64().expect("height") > 0);
     let mp4 = by_id["clip.mp4"];
     assert_eq!(mp4["kind"], "video");
-    assert!((mp4["metadata"]["frameRate"].as_f64().expect("frameRate") - 25.0).abs() < 0.01, "{mp4}");
+    assert!(
+        (mp4["metadata"]["frameRate"].as_f64().expect("frameRate") - 25.0).abs() < 0.01,
+        "{mp4}"
+    );
     assert_eq!(by_id["tone.mp3"]["kind"], "audio");
     assert_eq!(by_id["doc.pdf"]["kind"], "pdf");
     assert_eq!(by_id["volume.nii.gz"]["kind"], "nifti");
-    assert!(by_id["volume.nii.gz"]["data"].as_str().expect("data").ends_with(".nii.gz"), "the double extension is kept");
+    assert!(
+        by_id["volume.nii.gz"]["data"]
+            .as_str()
+            .expect("data")
+            .ends_with(".nii.gz"),
+        "the double extension is kept"
+    );
 
     // Only good files: exit code 0.
-    let (code, _) = cli_json(&hub, &["upload", "--project", &project, good.join("photo.png").to_str().expect("utf8")]);
+    let (code, _) = cli_json(
+        &hub,
+        &[
+            "upload",
+            "--project",
+            &project,
+            good.join("photo.png").to_str().expect("utf8"),
+        ],
+    );
     assert_eq!(code, 0);
 }
 
@@ -146,28 +242,62 @@ fn audio_convert_uploads_a_constant_bitrate_wav_of_the_same_duration() {
     let hub = ServeProcess::start(root.path(), "k-convert", &[]);
     let (_, p) = cli_json(&hub, &["project", "create", "Audio"]);
     let project = p["_id"].as_str().expect("id").to_owned();
-    let (code, report) = cli_json(&hub, &["upload", "--project", &project, "--audio", "convert", vbr.to_str().expect("utf8")]);
+    let (code, report) = cli_json(
+        &hub,
+        &[
+            "upload",
+            "--project",
+            &project,
+            "--audio",
+            "convert",
+            vbr.to_str().expect("utf8"),
+        ],
+    );
     assert_eq!(code, 0, "{report}");
-    assert_eq!(report["uploaded"][0]["externalId"], "vbr.mp3", "the original name stays the external ID");
+    assert_eq!(
+        report["uploaded"][0]["externalId"], "vbr.mp3",
+        "the original name stays the external ID"
+    );
 
     let assets = all_assets(&hub, &project);
     assert_eq!(assets.len(), 1);
     let data = assets[0]["data"].as_str().expect("data");
-    assert!(data.ends_with(".wav"), "{data}");
+    assert!(
+        Path::new(data)
+            .extension()
+            .is_some_and(|e| e.eq_ignore_ascii_case("wav")),
+        "{data}"
+    );
     let stored = blob_file(root.path(), &hub.url, data);
     let after = media::probe(&stored);
     let after_audio = after.audio.expect("audio facts");
-    assert_eq!(after_audio.bitrate_mode, BitrateMode::Constant, "{after_audio:?}");
+    assert_eq!(
+        after_audio.bitrate_mode,
+        BitrateMode::Constant,
+        "{after_audio:?}"
+    );
     assert!(after_audio.codec.starts_with("pcm"), "{after_audio:?}");
-    let (d0, d1) = (before_audio.duration_seconds.expect("duration"), after_audio.duration_seconds.expect("duration"));
+    let (d0, d1) = (
+        before_audio.duration_seconds.expect("duration"),
+        after_audio.duration_seconds.expect("duration"),
+    );
     // The MP3's frames also hold the encoder's priming and padding (under two frames of 1152
     // samples), which decoding trims; the WAV holds exactly the audio.
-    assert!(d1 <= d0 && d0 - d1 < 2.0 * 1152.0 / 44100.0, "durations differ: mp3 {d0} s, wav {d1} s");
+    assert!(
+        d1 <= d0 && d0 - d1 < 2.0 * 1152.0 / 44100.0,
+        "durations differ: mp3 {d0} s, wav {d1} s"
+    );
 
     // With the default policy the same file is refused, and nothing is registered.
-    let (code, report) = cli_json(&hub, &["upload", "--project", &project, vbr.to_str().expect("utf8")]);
+    let (code, report) = cli_json(
+        &hub,
+        &["upload", "--project", &project, vbr.to_str().expect("utf8")],
+    );
     assert_eq!(code, 1);
-    assert_eq!(report["rejected"][0]["problems"][0]["code"], "variable-bitrate");
+    assert_eq!(
+        report["rejected"][0]["problems"][0]["code"],
+        "variable-bitrate"
+    );
     assert_eq!(all_assets(&hub, &project).len(), 1);
 }
 
@@ -175,10 +305,26 @@ fn audio_convert_uploads_a_constant_bitrate_wav_of_the_same_duration() {
 fn usage_errors_exit_2() {
     let out = cli(&["upload"]);
     assert_eq!(out.status.code(), Some(2));
-    let out = cli(&["--hub", "http://127.0.0.1:9", "upload", "--project", "p", "x"]);
+    let out = cli(&[
+        "--hub",
+        "http://127.0.0.1:9",
+        "upload",
+        "--project",
+        "p",
+        "x",
+    ]);
     assert_eq!(out.status.code(), Some(2), "no API key with --hub");
     assert!(String::from_utf8_lossy(&out.stderr).contains("api-key"));
-    let out = cli(&["--hub", "http://127.0.0.1:9", "--api-key", "k", "upload", "--concurrency", "0", "x"]);
+    let out = cli(&[
+        "--hub",
+        "http://127.0.0.1:9",
+        "--api-key",
+        "k",
+        "upload",
+        "--concurrency",
+        "0",
+        "x",
+    ]);
     assert_eq!(out.status.code(), Some(2));
 }
 
@@ -188,19 +334,44 @@ fn embedded_hub_uploads_into_the_default_project() {
     let root = tempfile::tempdir().expect("tempdir");
     let root_s = root.path().to_str().expect("utf8");
     let photo = fixtures.join("good/photo.jpg");
-    let out = cli(&["--root", root_s, "--json", "upload", photo.to_str().expect("utf8")]);
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = cli(&[
+        "--root",
+        root_s,
+        "--json",
+        "upload",
+        photo.to_str().expect("utf8"),
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let out = cli(&["--root", root_s, "--json", "project", "list"]);
     let projects: Value = serde_json::from_slice(&out.stdout).expect("json");
     assert_eq!(projects.as_array().expect("list").len(), 1);
     assert_eq!(projects[0]["name"], upload::DEFAULT_PROJECT_NAME);
     let id = projects[0]["_id"].as_str().expect("id");
-    let out = cli(&["--root", root_s, "--json", "assets", "list", "--project", id]);
+    let out = cli(&[
+        "--root",
+        root_s,
+        "--json",
+        "assets",
+        "list",
+        "--project",
+        id,
+    ]);
     let assets: Value = serde_json::from_slice(&out.stdout).expect("json");
     assert_eq!(assets["total"], 1);
     assert_eq!(assets["assets"][0]["externalId"], "photo.jpg");
     // A second upload goes to the same default project.
-    let out = cli(&["--root", root_s, "--json", "upload", photo.to_str().expect("utf8")]);
+    let out = cli(&[
+        "--root",
+        root_s,
+        "--json",
+        "upload",
+        photo.to_str().expect("utf8"),
+    ]);
     assert_eq!(out.status.code(), Some(0));
     let out = cli(&["--root", root_s, "--json", "project", "list"]);
     let projects: Value = serde_json::from_slice(&out.stdout).expect("json");
@@ -211,7 +382,11 @@ fn embedded_hub_uploads_into_the_default_project() {
 async fn library_upload_reports_events_that_keep_their_invariants() {
     let fixtures = generated("make_media_fixtures.sh");
     let root = tempfile::tempdir().expect("tempdir");
-    let hub = crate::support::hub::in_process(assetdrop::hub::HubConfig { api_key: Some("k".into()), ..assetdrop::hub::HubConfig::new(root.path()) }).await;
+    let hub = crate::support::hub::in_process(assetdrop::hub::HubConfig {
+        api_key: Some("k".into()),
+        ..assetdrop::hub::HubConfig::new(root.path())
+    })
+    .await;
     let client = HubClient::new(&hub.url, &hub.api_key).expect("client");
     let project = client.create_project("Events", "").await.expect("project");
     let mut config = UploadConfig::new(project.id.clone());
@@ -220,29 +395,61 @@ async fn library_upload_reports_events_that_keep_their_invariants() {
     config.create_batches = true;
     config.register_chunk = 4;
     let rec = Recorder::default();
-    let paths = vec![fixtures.join("good"), fixtures.join("bad/vbr.mp3"), fixtures.join("missing.png")];
-    let summary = upload::upload(&client, &paths, &config, &rec, &CancellationToken::new()).await.expect("upload");
+    let paths = vec![
+        fixtures.join("good"),
+        fixtures.join("bad/vbr.mp3"),
+        fixtures.join("missing.png"),
+    ];
+    let summary = upload::upload(&client, &paths, &config, &rec, &CancellationToken::new())
+        .await
+        .expect("upload");
     rec.assert_invariants();
     let good_count = files_under(&fixtures.join("good")).len();
     assert_eq!(summary.uploaded.len(), good_count);
     assert_eq!(summary.rejected.len(), 1);
     assert_eq!(summary.failed.len(), 1, "the missing path");
     let events = rec.events();
-    assert!(matches!(events.first(), Some(UploadEvent::Planned { files, .. }) if *files == good_count + 1));
-    let page = client.list_assets(&project.id, 1, 1000, &serde_json::json!({"batches": ["first"]})).await.expect("list");
-    assert_eq!(page.total as usize, good_count, "every asset is in the batch");
+    assert!(
+        matches!(events.first(), Some(UploadEvent::Planned { files, .. }) if *files == good_count + 1)
+    );
+    let page = client
+        .list_assets(
+            &project.id,
+            1,
+            1000,
+            &serde_json::json!({"batches": ["first"]}),
+        )
+        .await
+        .expect("list");
+    assert_eq!(
+        page.total as usize, good_count,
+        "every asset is in the batch"
+    );
     // Missing batches without create_batches stop the upload before anything is sent.
     let mut strict = UploadConfig::new(project.id.clone());
     strict.batches = vec!["nope".into()];
-    let err = upload::upload(&client, &paths, &strict, &rec, &CancellationToken::new()).await.expect_err("missing batch");
+    let err = upload::upload(&client, &paths, &strict, &rec, &CancellationToken::new())
+        .await
+        .expect_err("missing batch");
     assert_eq!(err.code, assetdrop::ErrorCode::NotFound);
     // A cancelled upload sends nothing and says so per file.
     let cancel = CancellationToken::new();
     cancel.cancel();
     let rec2 = Recorder::default();
-    let s = upload::upload(&client, &[fixtures.join("good")], &UploadConfig::new(project.id.clone()), &rec2, &cancel).await.expect("upload");
+    let s = upload::upload(
+        &client,
+        &[fixtures.join("good")],
+        &UploadConfig::new(project.id.clone()),
+        &rec2,
+        &cancel,
+    )
+    .await
+    .expect("upload");
     rec2.assert_invariants();
     assert!(s.uploaded.is_empty());
-    assert!(s.failed.iter().all(|f| f.error.code == assetdrop::ErrorCode::Cancelled));
+    assert!(s
+        .failed
+        .iter()
+        .all(|f| f.error.code == assetdrop::ErrorCode::Cancelled));
     hub.shutdown().await.expect("shutdown");
 }

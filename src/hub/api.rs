@@ -34,7 +34,10 @@ pub(crate) struct ApiError {
 
 impl ApiError {
     fn new(status: StatusCode, message: impl Into<String>) -> Self {
-        Self { status, message: message.into() }
+        Self {
+            status,
+            message: message.into(),
+        }
     }
     fn bad(message: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, message)
@@ -44,13 +47,20 @@ impl ApiError {
     }
     fn internal(what: &str, e: &dyn std::fmt::Display) -> Self {
         tracing::error!("{what}: {e}");
-        Self::new(StatusCode::INTERNAL_SERVER_ERROR, format!("internal error: {what}"))
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("internal error: {what}"),
+        )
     }
 }
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        (self.status, axum::Json(json!({"status": "fail", "message": self.message}))).into_response()
+        (
+            self.status,
+            axum::Json(json!({"status": "fail", "message": self.message})),
+        )
+            .into_response()
     }
 }
 
@@ -67,8 +77,14 @@ impl From<CatalogError> for ApiError {
 
 type ApiResult = Result<Response, ApiError>;
 
+// Handlers end with `success(...)`, so it returns their result type.
+#[allow(clippy::unnecessary_wraps, clippy::needless_pass_by_value)]
 fn success(status: StatusCode, data: Value) -> ApiResult {
-    Ok((status, axum::Json(json!({"status": "success", "data": data}))).into_response())
+    Ok((
+        status,
+        axum::Json(json!({"status": "success", "data": data})),
+    )
+        .into_response())
 }
 
 /// A JSON body whose every failure (too large, not JSON, wrong shape) is a fail envelope that
@@ -80,13 +96,18 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for JsonBody<T> {
     async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
         let bytes = Bytes::from_request(req, state).await.map_err(|e| {
             if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "the request body is too large; send fewer assets per request")
+                ApiError::new(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "the request body is too large; send fewer assets per request",
+                )
             } else {
                 ApiError::bad(format!("cannot read the request body: {e}"))
             }
         })?;
         if bytes.is_empty() {
-            return Err(ApiError::bad("the request body is empty; send a JSON object"));
+            return Err(ApiError::bad(
+                "the request body is empty; send a JSON object",
+            ));
         }
         serde_json::from_slice(&bytes)
             .map(JsonBody)
@@ -101,10 +122,14 @@ fn query<T: DeserializeOwned>(uri: &Uri) -> Result<T, ApiError> {
 }
 
 fn now_secs() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
 }
 
-async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T, CatalogError> + Send + 'static) -> Result<T, ApiError> {
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, CatalogError> + Send + 'static,
+) -> Result<T, ApiError> {
     tokio::task::spawn_blocking(f)
         .await
         .map_err(|e| ApiError::internal("catalog task", &e))?
@@ -120,13 +145,22 @@ pub(crate) fn router(state: Shared) -> Router {
         .route("/v2/getUploadUrl", get(get_upload_url))
         .route("/v2/getSignedUrl", get(get_signed_url))
         .route("/v2/project/{id}/cloud", post(register_assets))
-        .route("/v2/project/{id}/assets", get(list_assets).delete(delete_assets))
+        .route(
+            "/v2/project/{id}/assets",
+            get(list_assets).delete(delete_assets),
+        )
         .route("/v2/assignBatches", post(assign_batches))
-        .route("/v2/project/{id}/assetBuilderTemplates", post(save_template))
+        .route(
+            "/v2/project/{id}/assetBuilderTemplates",
+            post(save_template),
+        )
         .route_layer(middleware::from_fn_with_state(state.clone(), require_key))
         .layer(DefaultBodyLimit::max(state.config.max_json_bytes));
     let blobs = Router::new()
-        .route("/uploaded-data/{project}/{name}", put(put_blob).get(get_blob))
+        .route(
+            "/uploaded-data/{project}/{name}",
+            put(put_blob).get(get_blob),
+        )
         .layer(DefaultBodyLimit::disable());
     Router::new()
         .merge(v2)
@@ -137,8 +171,16 @@ pub(crate) fn router(state: Shared) -> Router {
         .with_state(state)
 }
 
-async fn require_key(AxState(st): AxState<Shared>, headers: HeaderMap, req: Request, next: Next) -> Response {
-    let given = headers.get("apikey").and_then(|v| v.to_str().ok()).unwrap_or("");
+async fn require_key(
+    AxState(st): AxState<Shared>,
+    headers: HeaderMap,
+    req: Request,
+    next: Next,
+) -> Response {
+    let given = headers
+        .get("apikey")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
     // Compare digests, not strings, so the comparison takes the same time wherever they differ.
     if given.is_empty() || blake3::hash(given.as_bytes()) != blake3::hash(st.api_key.as_bytes()) {
         return ApiError::new(StatusCode::UNAUTHORIZED, "Invalid API KEY").into_response();
@@ -158,7 +200,10 @@ struct CreateProject {
     kind: Option<String>,
 }
 
-async fn create_project(AxState(st): AxState<Shared>, JsonBody(body): JsonBody<CreateProject>) -> ApiResult {
+async fn create_project(
+    AxState(st): AxState<Shared>,
+    JsonBody(body): JsonBody<CreateProject>,
+) -> ApiResult {
     let project = blocking(move || {
         st.catalog.create_project(
             &body.name,
@@ -187,7 +232,9 @@ struct Paging {
 fn paging(p: &Paging, max_limit: u64) -> Result<(u64, u64), ApiError> {
     let page = match &p.page {
         None => 1,
-        Some(s) => s.parse::<u64>().ok().filter(|n| *n >= 1).ok_or_else(|| ApiError::bad(format!("`page` must be a whole number from 1 (got {s:?})")))?,
+        Some(s) => s.parse::<u64>().ok().filter(|n| *n >= 1).ok_or_else(|| {
+            ApiError::bad(format!("`page` must be a whole number from 1 (got {s:?})"))
+        })?,
     };
     let limit = match &p.limit {
         None => 10,
@@ -195,7 +242,11 @@ fn paging(p: &Paging, max_limit: u64) -> Result<(u64, u64), ApiError> {
             .parse::<u64>()
             .ok()
             .filter(|n| (1..=max_limit).contains(n))
-            .ok_or_else(|| ApiError::bad(format!("`limit` must be a whole number from 1 to {max_limit} (got {s:?})")))?,
+            .ok_or_else(|| {
+                ApiError::bad(format!(
+                    "`limit` must be a whole number from 1 to {max_limit} (got {s:?})"
+                ))
+            })?,
     };
     Ok((page, limit))
 }
@@ -203,12 +254,21 @@ fn paging(p: &Paging, max_limit: u64) -> Result<(u64, u64), ApiError> {
 async fn list_projects(AxState(st): AxState<Shared>, uri: Uri) -> ApiResult {
     let (page, limit) = paging(&query::<Paging>(&uri)?, 1000)?;
     let (projects, total) = blocking(move || st.catalog.list_projects(page, limit)).await?;
-    success(StatusCode::OK, json!({"projects": projects, "total": total, "page": page, "limit": limit}))
+    success(
+        StatusCode::OK,
+        json!({"projects": projects, "total": total, "page": page, "limit": limit}),
+    )
 }
 
-async fn create_batches(AxState(st): AxState<Shared>, UrlPath(project): UrlPath<String>, JsonBody(body): JsonBody<Value>) -> ApiResult {
+async fn create_batches(
+    AxState(st): AxState<Shared>,
+    UrlPath(project): UrlPath<String>,
+    JsonBody(body): JsonBody<Value>,
+) -> ApiResult {
     let Value::Object(mut body) = body else {
-        return Err(ApiError::bad("the body must be a JSON object: {\"name\": ...} or {\"batches\": [...]}"));
+        return Err(ApiError::bad(
+            "the body must be a JSON object: {\"name\": ...} or {\"batches\": [...]}",
+        ));
     };
     if let Some(name) = body.remove("name") {
         let Value::String(name) = name else {
@@ -219,15 +279,23 @@ async fn create_batches(AxState(st): AxState<Shared>, UrlPath(project): UrlPath<
         return success(StatusCode::CREATED, json!({"project": batch}));
     }
     let Some(Value::Array(list)) = body.remove("batches") else {
-        return Err(ApiError::bad("send `name` (one batch) or `batches` (the full list of {_id?, name})"));
+        return Err(ApiError::bad(
+            "send `name` (one batch) or `batches` (the full list of {_id?, name})",
+        ));
     };
     let mut wanted = Vec::with_capacity(list.len());
     for (i, b) in list.into_iter().enumerate() {
-        let id = b.get("_id").map(|v| v.as_str().map(str::to_owned).ok_or_else(|| ApiError::bad(format!("batches[{i}]._id must be a string")))).transpose()?;
-        let name = b
-            .get("name")
-            .and_then(Value::as_str)
-            .ok_or_else(|| ApiError::bad(format!("batches[{i}].name is missing or not a string")))?;
+        let id = b
+            .get("_id")
+            .map(|v| {
+                v.as_str()
+                    .map(str::to_owned)
+                    .ok_or_else(|| ApiError::bad(format!("batches[{i}]._id must be a string")))
+            })
+            .transpose()?;
+        let name = b.get("name").and_then(Value::as_str).ok_or_else(|| {
+            ApiError::bad(format!("batches[{i}].name is missing or not a string"))
+        })?;
         wanted.push((id, name.to_owned()));
     }
     let batches = blocking(move || st.catalog.replace_batches(&project, &wanted)).await?;
@@ -242,16 +310,26 @@ struct AssignBatches {
     project_id: String,
 }
 
-async fn assign_batches(AxState(st): AxState<Shared>, JsonBody(body): JsonBody<AssignBatches>) -> ApiResult {
+async fn assign_batches(
+    AxState(st): AxState<Shared>,
+    JsonBody(body): JsonBody<AssignBatches>,
+) -> ApiResult {
     let n = blocking(move || {
-        let ids = st.catalog.resolve_batches(&body.project_id, &body.batches)?;
-        st.catalog.assign_batches(&body.project_id, &body.assets, &ids)
+        let ids = st
+            .catalog
+            .resolve_batches(&body.project_id, &body.batches)?;
+        st.catalog
+            .assign_batches(&body.project_id, &body.assets, &ids)
     })
     .await?;
     success(StatusCode::OK, json!({"assetsUpdated": n}))
 }
 
-async fn save_template(AxState(st): AxState<Shared>, UrlPath(project): UrlPath<String>, JsonBody(body): JsonBody<Value>) -> ApiResult {
+async fn save_template(
+    AxState(st): AxState<Shared>,
+    UrlPath(project): UrlPath<String>,
+    JsonBody(body): JsonBody<Value>,
+) -> ApiResult {
     let saved = blocking(move || st.catalog.save_template(&project, body)).await?;
     success(StatusCode::CREATED, json!({"assetBuilderTemplate": saved}))
 }
@@ -261,7 +339,11 @@ async fn save_template(AxState(st): AxState<Shared>, UrlPath(project): UrlPath<S
 /// Checks a client-chosen upload name: one plain file name, nothing that could climb out of the
 /// project's folder or confuse a file system.
 fn check_upload_name(name: &str) -> Result<(), ApiError> {
-    let bad = |why: &str| ApiError::bad(format!("`name` {name:?} {why}; send a plain file name such as 3f2a9c.png"));
+    let bad = |why: &str| {
+        ApiError::bad(format!(
+            "`name` {name:?} {why}; send a plain file name such as 3f2a9c.png"
+        ))
+    };
     if name.is_empty() {
         return Err(bad("is empty"));
     }
@@ -285,7 +367,7 @@ fn blob_key(project: &str, name: &str) -> String {
 }
 
 fn blob_path(key: &str) -> BlobPath {
-    BlobPath::from_iter(key.split('/'))
+    key.split('/').collect()
 }
 
 /// Characters escaped in one URL path segment (RFC 3986 keeps unreserved and sub-delims).
@@ -328,8 +410,12 @@ struct UploadUrlQuery {
 
 async fn get_upload_url(AxState(st): AxState<Shared>, uri: Uri) -> ApiResult {
     let q: UploadUrlQuery = query(&uri)?;
-    let name = q.name.ok_or_else(|| ApiError::bad("`name` is required: the file name to upload as"))?;
-    let project = q.project.ok_or_else(|| ApiError::bad("`project` is required: the project ID"))?;
+    let name = q
+        .name
+        .ok_or_else(|| ApiError::bad("`name` is required: the file name to upload as"))?;
+    let project = q
+        .project
+        .ok_or_else(|| ApiError::bad("`project` is required: the project ID"))?;
     match q.kind.as_deref() {
         None | Some("assets") => {}
         Some(other) => {
@@ -350,7 +436,9 @@ async fn get_upload_url(AxState(st): AxState<Shared>, uri: Uri) -> ApiResult {
     blocking(move || s.catalog.reserve(&k, &project)).await?;
     let path = format!("/{key}");
     let expires = now_secs() + st.config.url_ttl_secs;
-    let sig = st.signer.query("PUT", &path, expires, Some(st.config.max_upload_bytes));
+    let sig = st
+        .signer
+        .query("PUT", &path, expires, Some(st.config.max_upload_bytes));
     let url = format!("{}?{sig}", blob_url(&st, &key));
     success(StatusCode::CREATED, json!({"uploadUrl": url}))
 }
@@ -364,7 +452,11 @@ fn own_key(st: &State, url: &str) -> Option<String> {
     }
     let decoded: Result<Vec<String>, _> = rest
         .split('/')
-        .map(|s| percent_encoding::percent_decode_str(s).decode_utf8().map(|c| c.into_owned()))
+        .map(|s| {
+            percent_encoding::percent_decode_str(s)
+                .decode_utf8()
+                .map(std::borrow::Cow::into_owned)
+        })
         .collect();
     decoded.ok().map(|parts| parts.join("/"))
 }
@@ -377,20 +469,33 @@ struct SignedUrlQuery {
 
 async fn get_signed_url(AxState(st): AxState<Shared>, uri: Uri) -> ApiResult {
     let q: SignedUrlQuery = query(&uri)?;
-    let url = q.url.or(q.name).ok_or_else(|| ApiError::bad("`url` is required: the asset URL to sign"))?;
+    let url = q
+        .url
+        .or(q.name)
+        .ok_or_else(|| ApiError::bad("`url` is required: the asset URL to sign"))?;
     if let Some(key) = own_key(&st, &url) {
         let expires = now_secs() + st.config.url_ttl_secs;
         let sig = st.signer.query("GET", &format!("/{key}"), expires, None);
-        return success(StatusCode::OK, json!({"signedUrl": format!("{}?{sig}", blob_url(&st, &key))}));
+        return success(
+            StatusCode::OK,
+            json!({"signedUrl": format!("{}?{sig}", blob_url(&st, &key))}),
+        );
     }
     if url.starts_with("https://") || url.starts_with("http://") {
         // A public URL needs no signature.
         return success(StatusCode::OK, json!({"signedUrl": url}));
     }
-    Err(ApiError::bad(format!("`url` {url:?} is neither a URL of this hub nor an http(s) URL")))
+    Err(ApiError::bad(format!(
+        "`url` {url:?} is neither a URL of this hub nor an http(s) URL"
+    )))
 }
 
-fn check_signature(st: &State, method: &str, key: &str, uri: &Uri) -> Result<SignedQuery, ApiError> {
+fn check_signature(
+    st: &State,
+    method: &str,
+    key: &str,
+    uri: &Uri,
+) -> Result<SignedQuery, ApiError> {
     let q: SignedQuery = query(uri)?;
     st.signer
         .verify(method, &format!("/{key}"), &q, now_secs())
@@ -408,24 +513,45 @@ async fn put_blob(
     check_upload_name(&name)?;
     let key = blob_key(&project, &name);
     let signed = check_signature(&st, "PUT", &key, &uri)?;
-    let max = signed.max_size.unwrap_or(st.config.max_upload_bytes).min(st.config.max_upload_bytes);
+    let max = signed
+        .max_size
+        .unwrap_or(st.config.max_upload_bytes)
+        .min(st.config.max_upload_bytes);
     let s = st.clone();
     let k = key.clone();
     let reservation = blocking(move || s.catalog.reservation(&k)).await?;
     let Some(reservation) = reservation else {
-        return Err(ApiError::not_found(format!("no upload was reserved as {key}; call getUploadUrl first")));
+        return Err(ApiError::not_found(format!(
+            "no upload was reserved as {key}; call getUploadUrl first"
+        )));
     };
     if reservation.project != project {
-        return Err(ApiError::new(StatusCode::FORBIDDEN, "the upload URL belongs to another project"));
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "the upload URL belongs to another project",
+        ));
     }
-    let too_big = || ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, format!("the body is larger than this URL allows ({max} bytes)"));
-    if let Some(len) = headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok()) {
+    let too_big = || {
+        ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("the body is larger than this URL allows ({max} bytes)"),
+        )
+    };
+    if let Some(len) = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok())
+    {
         if len > max {
             return Err(too_big());
         }
     }
     let path = blob_path(&key);
-    let upload = st.blobs.put_multipart(&path).await.map_err(|e| ApiError::internal("blob storage", &e))?;
+    let upload = st
+        .blobs
+        .put_multipart(&path)
+        .await
+        .map_err(|e| ApiError::internal("blob storage", &e))?;
     let mut writer = WriteMultipart::new_with_chunk_size(upload, 8 << 20);
     let mut hasher = blake3::Hasher::new();
     let mut head: Vec<u8> = Vec::with_capacity(8192);
@@ -456,7 +582,10 @@ async fn put_blob(
     }
     // The blob appears under its final name only here, complete (the local store renames a
     // staged file; object stores complete a multipart upload).
-    writer.finish().await.map_err(|e| ApiError::internal("blob storage", &e))?;
+    writer
+        .finish()
+        .await
+        .map_err(|e| ApiError::internal("blob storage", &e))?;
     let hash = hasher.finalize().to_hex().to_string();
     let kind = crate::media::sniff_bytes(&head).map(|f| f.kind().as_str());
     let s = st.clone();
@@ -487,7 +616,12 @@ fn content_type(name: &str) -> &'static str {
     }
 }
 
-async fn get_blob(AxState(st): AxState<Shared>, UrlPath((project, name)): UrlPath<(String, String)>, uri: Uri, headers: HeaderMap) -> ApiResult {
+async fn get_blob(
+    AxState(st): AxState<Shared>,
+    UrlPath((project, name)): UrlPath<(String, String)>,
+    uri: Uri,
+    headers: HeaderMap,
+) -> ApiResult {
     check_upload_name(&name)?;
     let key = blob_key(&project, &name);
     let by_key = headers
@@ -499,12 +633,21 @@ async fn get_blob(AxState(st): AxState<Shared>, UrlPath((project, name)): UrlPat
     }
     let got = match st.blobs.get(&blob_path(&key)).await {
         Ok(g) => g,
-        Err(object_store::Error::NotFound { .. }) => return Err(ApiError::not_found(format!("no file at {key}"))),
+        Err(object_store::Error::NotFound { .. }) => {
+            return Err(ApiError::not_found(format!("no file at {key}")))
+        }
         Err(e) => return Err(ApiError::internal("blob storage", &e)),
     };
     let len = got.meta.size;
     let body = Body::from_stream(got.into_stream());
-    Ok(([(header::CONTENT_TYPE, content_type(&name).to_owned()), (header::CONTENT_LENGTH, len.to_string())], body).into_response())
+    Ok((
+        [
+            (header::CONTENT_TYPE, content_type(&name).to_owned()),
+            (header::CONTENT_LENGTH, len.to_string()),
+        ],
+        body,
+    )
+        .into_response())
 }
 
 // ---- assets ----------------------------------------------------------------------------------
@@ -533,7 +676,11 @@ fn object_or_null(v: Option<Value>, what: &str) -> Result<Option<Value>, ApiErro
 
 /// Guesses the kind of a referenced (not uploaded) asset from its URL's extension.
 fn kind_of_url(url: &str) -> Option<&'static str> {
-    let path = url.split(['?', '#']).next().unwrap_or(url).to_ascii_lowercase();
+    let path = url
+        .split(['?', '#'])
+        .next()
+        .unwrap_or(url)
+        .to_ascii_lowercase();
     let ext = path.rsplit('/').next()?.rsplit_once('.')?.1.to_owned();
     Some(match ext.as_str() {
         "jpg" | "jpeg" | "png" | "tif" | "tiff" => "image",
@@ -558,25 +705,45 @@ struct Parsed {
 
 fn parse_asset(st: &State, i: usize, v: Value, upload_local: bool) -> Result<Parsed, ApiError> {
     let Value::Object(mut m) = v else {
-        return Err(ApiError::bad(format!("assets[{i}] must be a JSON object with `data` and `externalId`")));
+        return Err(ApiError::bad(format!(
+            "assets[{i}] must be a JSON object with `data` and `externalId`"
+        )));
     };
     let field = |f: &str| format!("assets[{i}].{f}");
     let external_id = match m.remove("externalId") {
         Some(Value::String(s)) => s,
-        Some(Value::Null) | None => return Err(ApiError::bad(format!("{} is missing: every asset needs an externalId (any text; it need not be unique)", field("externalId")))),
-        Some(_) => return Err(ApiError::bad(format!("{} must be a string", field("externalId")))),
+        Some(Value::Null) | None => {
+            return Err(ApiError::bad(format!(
+                "{} is missing: every asset needs an externalId (any text; it need not be unique)",
+                field("externalId")
+            )))
+        }
+        Some(_) => {
+            return Err(ApiError::bad(format!(
+                "{} must be a string",
+                field("externalId")
+            )))
+        }
     };
     let data = match m.remove("data") {
         Some(Value::String(s)) if !s.is_empty() => Some(s),
         None | Some(Value::Null) => None,
-        Some(_) => return Err(ApiError::bad(format!("{} must be a non-empty string: a URL, or inline markdown/HTML", field("data")))),
+        Some(_) => {
+            return Err(ApiError::bad(format!(
+                "{} must be a non-empty string: a URL, or inline markdown/HTML",
+                field("data")
+            )))
+        }
     };
     let dataset = match m.remove("dataset") {
         None | Some(Value::Null) => None,
         Some(v) => Some(string_list(&v, &field("dataset"))?),
     };
     if data.is_none() && dataset.is_none() {
-        return Err(ApiError::bad(format!("{} is missing: give a URL (or inline content) in `data`, or image URLs in `dataset`", field("data"))));
+        return Err(ApiError::bad(format!(
+            "{} is missing: give a URL (or inline content) in `data`, or image URLs in `dataset`",
+            field("data")
+        )));
     }
     let mut metadata = object_or_null(m.remove("metadata"), &field("metadata"))?;
     for dim in ["width", "height"] {
@@ -598,7 +765,12 @@ fn parse_asset(st: &State, i: usize, v: Value, upload_local: bool) -> Result<Par
     let storage = match m.remove("storage") {
         None | Some(Value::Null) => None,
         Some(Value::String(s)) => Some(s),
-        Some(_) => return Err(ApiError::bad(format!("{} must be a storage ID string", field("storage")))),
+        Some(_) => {
+            return Err(ApiError::bad(format!(
+                "{} must be a storage ID string",
+                field("storage")
+            )))
+        }
     };
     if storage.is_some() {
         return Err(ApiError::bad(format!(
@@ -609,7 +781,12 @@ fn parse_asset(st: &State, i: usize, v: Value, upload_local: bool) -> Result<Par
     let upload_id = match m.remove("uploadId") {
         None | Some(Value::Null) => None,
         Some(Value::String(s)) if !s.is_empty() && s.len() <= 128 => Some(s),
-        Some(_) => return Err(ApiError::bad(format!("{} must be a string of 1 to 128 characters", field("uploadId")))),
+        Some(_) => {
+            return Err(ApiError::bad(format!(
+                "{} must be a string of 1 to 128 characters",
+                field("uploadId")
+            )))
+        }
     };
     let own = data.as_deref().and_then(|d| own_key(st, d));
     if own.is_none() {
@@ -623,7 +800,11 @@ fn parse_asset(st: &State, i: usize, v: Value, upload_local: bool) -> Result<Par
             }
         }
     }
-    let kind = if own.is_some() { None } else { data.as_deref().and_then(kind_of_url).map(str::to_owned) };
+    let kind = if own.is_some() {
+        None
+    } else {
+        data.as_deref().and_then(kind_of_url).map(str::to_owned)
+    };
     let asset = NewAsset {
         upload_id,
         external_id,
@@ -636,10 +817,19 @@ fn parse_asset(st: &State, i: usize, v: Value, upload_local: bool) -> Result<Par
         storage,
         ..NewAsset::default()
     };
-    Ok(Parsed { asset, batches, own_key: own })
+    Ok(Parsed {
+        asset,
+        batches,
+        own_key: own,
+    })
 }
 
-async fn register_assets(AxState(st): AxState<Shared>, UrlPath(project): UrlPath<String>, uri: Uri, JsonBody(body): JsonBody<Value>) -> ApiResult {
+async fn register_assets(
+    AxState(st): AxState<Shared>,
+    UrlPath(project): UrlPath<String>,
+    uri: Uri,
+    JsonBody(body): JsonBody<Value>,
+) -> ApiResult {
     let Value::Object(mut body) = body else {
         return Err(ApiError::bad("the body must be a JSON object: {\"assets\": [...], \"uploadLocal\": \"false\", \"priority\": 0}"));
     };
@@ -647,7 +837,11 @@ async fn register_assets(AxState(st): AxState<Shared>, UrlPath(project): UrlPath
     let request_batches = match q.batches.as_deref() {
         None | Some("") => Vec::new(),
         Some(text) => {
-            let v: Value = serde_json::from_str(text).map_err(|e| ApiError::bad(format!("query `batches` must be a JSON array of batch names or IDs: {e}")))?;
+            let v: Value = serde_json::from_str(text).map_err(|e| {
+                ApiError::bad(format!(
+                    "query `batches` must be a JSON array of batch names or IDs: {e}"
+                ))
+            })?;
             string_list(&v, "query `batches`")?
         }
     };
@@ -656,14 +850,22 @@ async fn register_assets(AxState(st): AxState<Shared>, UrlPath(project): UrlPath
         Some(Value::Bool(b)) => b,
         Some(Value::String(s)) if s == "true" => true,
         Some(Value::String(s)) if s == "false" => false,
-        Some(other) => return Err(ApiError::bad(format!("`uploadLocal` must be \"true\" or \"false\" (got {other})"))),
+        Some(other) => {
+            return Err(ApiError::bad(format!(
+                "`uploadLocal` must be \"true\" or \"false\" (got {other})"
+            )))
+        }
     };
     let priority = match body.remove("priority") {
         None | Some(Value::Null) => 0,
         Some(v) => v
             .as_i64()
             .filter(|p| (-1000..=1000).contains(p))
-            .ok_or_else(|| ApiError::bad(format!("`priority` must be a whole number from -1000 to 1000 (got {v})")))?,
+            .ok_or_else(|| {
+                ApiError::bad(format!(
+                    "`priority` must be a whole number from -1000 to 1000 (got {v})"
+                ))
+            })?,
     };
     let Some(Value::Array(list)) = body.remove("assets") else {
         return Err(ApiError::bad("`assets` is missing or not an array"));
@@ -742,8 +944,11 @@ struct AssetsQuery {
 
 fn parse_filter(text: Option<&str>) -> Result<AssetFilter, ApiError> {
     let mut f = AssetFilter::default();
-    let Some(text) = text.filter(|t| !t.trim().is_empty()) else { return Ok(f) };
-    let v: Value = serde_json::from_str(text).map_err(|e| ApiError::bad(format!("`filters` must be a JSON object: {e}")))?;
+    let Some(text) = text.filter(|t| !t.trim().is_empty()) else {
+        return Ok(f);
+    };
+    let v: Value = serde_json::from_str(text)
+        .map_err(|e| ApiError::bad(format!("`filters` must be a JSON object: {e}")))?;
     let Value::Object(m) = v else {
         return Err(ApiError::bad("`filters` must be a JSON object"));
     };
@@ -759,9 +964,19 @@ fn parse_filter(text: Option<&str>) -> Result<AssetFilter, ApiError> {
     Ok(f)
 }
 
-async fn list_assets(AxState(st): AxState<Shared>, UrlPath(project): UrlPath<String>, uri: Uri) -> ApiResult {
+async fn list_assets(
+    AxState(st): AxState<Shared>,
+    UrlPath(project): UrlPath<String>,
+    uri: Uri,
+) -> ApiResult {
     let q: AssetsQuery = query(&uri)?;
-    let (page, limit) = paging(&Paging { page: q.page, limit: q.limit }, 1000)?;
+    let (page, limit) = paging(
+        &Paging {
+            page: q.page,
+            limit: q.limit,
+        },
+        1000,
+    )?;
     let mut filter = parse_filter(q.filters.as_deref())?;
     let (assets, total) = blocking(move || {
         if !filter.batches.is_empty() {
@@ -770,7 +985,10 @@ async fn list_assets(AxState(st): AxState<Shared>, UrlPath(project): UrlPath<Str
         st.catalog.list_assets(&project, &filter, page, limit)
     })
     .await?;
-    success(StatusCode::OK, json!({"assets": assets, "total": total, "page": page, "limit": limit}))
+    success(
+        StatusCode::OK,
+        json!({"assets": assets, "total": total, "page": page, "limit": limit}),
+    )
 }
 
 #[derive(Deserialize)]
@@ -780,10 +998,16 @@ struct DeleteAssets {
     assets: Vec<String>,
 }
 
-async fn delete_assets(AxState(st): AxState<Shared>, UrlPath(project): UrlPath<String>, JsonBody(body): JsonBody<DeleteAssets>) -> ApiResult {
+async fn delete_assets(
+    AxState(st): AxState<Shared>,
+    UrlPath(project): UrlPath<String>,
+    JsonBody(body): JsonBody<DeleteAssets>,
+) -> ApiResult {
     if let Some(p) = &body.project {
         if p != &project {
-            return Err(ApiError::bad(format!("`project` {p} does not match the project in the URL ({project})")));
+            return Err(ApiError::bad(format!(
+                "`project` {p} does not match the project in the URL ({project})"
+            )));
         }
     }
     let n = blocking(move || st.catalog.delete_assets(&project, &body.assets)).await?;

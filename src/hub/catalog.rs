@@ -1,5 +1,5 @@
 //! The hub's catalog: projects, batches, assets, storages, asset-builder templates and upload
-//! reservations. Callers see the narrow [`Catalog`] trait so another backend (PostgreSQL for a
+//! reservations. Callers see the narrow [`Catalog`] trait so another backend (`PostgreSQL` for a
 //! scaled-out hub) can be added without touching them; [`SqliteCatalog`] is the embedded default.
 
 use std::path::Path;
@@ -192,24 +192,45 @@ pub trait Catalog: Send + Sync {
     fn create_batch(&self, project: &str, name: &str) -> Result<Batch>;
     /// Replaces the batch list: entries with an `_id` keep it (and may be renamed), others are
     /// created; batches left out are removed from the project and its assets.
-    fn replace_batches(&self, project: &str, batches: &[(Option<String>, String)]) -> Result<Vec<Batch>>;
+    fn replace_batches(
+        &self,
+        project: &str,
+        batches: &[(Option<String>, String)],
+    ) -> Result<Vec<Batch>>;
     /// Maps batch names or IDs to IDs; an unknown one is `NotFound` naming it.
     fn resolve_batches(&self, project: &str, names_or_ids: &[String]) -> Result<Vec<String>>;
     /// Inserts assets in one transaction; returns their IDs in order. An asset whose
     /// `upload_id` was registered before yields the earlier asset's ID and is not inserted again.
     fn insert_assets(&self, project: &str, assets: &[NewAsset]) -> Result<Vec<(String, bool)>>;
     /// A page of live assets (1-based) and the total matching.
-    fn list_assets(&self, project: &str, filter: &AssetFilter, page: u64, limit: u64) -> Result<(Vec<Asset>, u64)>;
+    fn list_assets(
+        &self,
+        project: &str,
+        filter: &AssetFilter,
+        page: u64,
+        limit: u64,
+    ) -> Result<(Vec<Asset>, u64)>;
     /// Soft-deletes assets; returns how many were live.
     fn delete_assets(&self, project: &str, ids: &[String]) -> Result<u64>;
     /// Adds batches to assets; returns how many assets were found.
-    fn assign_batches(&self, project: &str, asset_ids: &[String], batch_ids: &[String]) -> Result<u64>;
+    fn assign_batches(
+        &self,
+        project: &str,
+        asset_ids: &[String],
+        batch_ids: &[String],
+    ) -> Result<u64>;
     /// Records a new reservation; `Conflict` if the key is taken.
     fn reserve(&self, key: &str, project: &str) -> Result<()>;
     /// Looks a reservation up.
     fn reservation(&self, key: &str) -> Result<Option<Reservation>>;
     /// Marks a reservation's blob complete.
-    fn complete_reservation(&self, key: &str, size: u64, content_hash: &str, kind: Option<&str>) -> Result<()>;
+    fn complete_reservation(
+        &self,
+        key: &str,
+        size: u64,
+        content_hash: &str,
+        kind: Option<&str>,
+    ) -> Result<()>;
     /// Saves an asset-builder template on a project, assigning its `_id`.
     fn save_template(&self, project: &str, template: Value) -> Result<Value>;
 }
@@ -220,7 +241,7 @@ fn now_rfc3339() -> String {
         .unwrap_or_default()
 }
 
-/// A new 24-hex-digit ID (MongoDB ObjectId shape: seconds, then randomness), so IDs sort by
+/// A new 24-hex-digit ID (`MongoDB` `ObjectId` shape: seconds, then randomness), so IDs sort by
 /// creation time and look like the ones Ango's API returns.
 pub fn new_id() -> String {
     let secs = time::OffsetDateTime::now_utc().unix_timestamp() as u32;
@@ -261,8 +282,8 @@ CREATE TABLE IF NOT EXISTS reservations (
     created TEXT NOT NULL);
 ";
 
-/// The embedded SQLite catalog (WAL mode, one connection behind a mutex: the hub's writes are
-/// small and short, and SQLite serialises writers anyway).
+/// The embedded `SQLite` catalog (WAL mode, one connection behind a mutex: the hub's writes are
+/// small and short, and `SQLite` serialises writers anyway).
 pub struct SqliteCatalog {
     conn: Mutex<Connection>,
 }
@@ -282,7 +303,9 @@ impl SqliteCatalog {
         conn.pragma_update(None, "foreign_keys", "ON")?;
         conn.busy_timeout(std::time::Duration::from_secs(10))?;
         conn.execute_batch(SCHEMA)?;
-        Ok(Self { conn: Mutex::new(conn) })
+        Ok(Self {
+            conn: Mutex::new(conn),
+        })
     }
 
     /// An in-memory catalog, for tests.
@@ -290,24 +313,35 @@ impl SqliteCatalog {
         let conn = Connection::open_in_memory()?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
         conn.execute_batch(SCHEMA)?;
-        Ok(Self { conn: Mutex::new(conn) })
+        Ok(Self {
+            conn: Mutex::new(conn),
+        })
     }
 
     fn conn(&self) -> std::sync::MutexGuard<'_, Connection> {
         // A panic while holding the lock cannot leave SQLite half-written (transactions roll
         // back on drop), so a poisoned lock is safe to reuse.
-        self.conn.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.conn
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 }
 
 fn batches_of(conn: &Connection, project: &str) -> Result<Vec<Batch>> {
-    let mut st = conn.prepare_cached("SELECT id, name FROM batches WHERE project = ?1 ORDER BY seq")?;
-    let rows = st.query_map([project], |r| Ok(Batch { id: r.get(0)?, name: r.get(1)? }))?;
+    let mut st =
+        conn.prepare_cached("SELECT id, name FROM batches WHERE project = ?1 ORDER BY seq")?;
+    let rows = st.query_map([project], |r| {
+        Ok(Batch {
+            id: r.get(0)?,
+            name: r.get(1)?,
+        })
+    })?;
     Ok(rows.collect::<std::result::Result<_, _>>()?)
 }
 
 fn templates_of(conn: &Connection, project: &str) -> Result<Vec<Value>> {
-    let mut st = conn.prepare_cached("SELECT body FROM templates WHERE project = ?1 ORDER BY seq")?;
+    let mut st =
+        conn.prepare_cached("SELECT body FROM templates WHERE project = ?1 ORDER BY seq")?;
     let rows = st.query_map([project], |r| r.get::<_, String>(0))?;
     let mut out = Vec::new();
     for body in rows {
@@ -341,12 +375,20 @@ fn project_row(conn: &Connection, id: &str) -> Result<Option<Project>> {
 }
 
 fn require_project(conn: &Connection, id: &str) -> Result<()> {
-    let found: Option<i64> = conn.query_row("SELECT 1 FROM projects WHERE id = ?1", [id], |r| r.get(0)).optional()?;
-    found.map(|_| ()).ok_or_else(|| CatalogError::NotFound(format!("project {id} not found")))
+    let found: Option<i64> = conn
+        .query_row("SELECT 1 FROM projects WHERE id = ?1", [id], |r| r.get(0))
+        .optional()?;
+    found
+        .map(|_| ())
+        .ok_or_else(|| CatalogError::NotFound(format!("project {id} not found")))
 }
 
 fn next_seq(conn: &Connection, table: &str) -> Result<i64> {
-    Ok(conn.query_row(&format!("SELECT COALESCE(MAX(seq), 0) + 1 FROM {table}"), [], |r| r.get(0))?)
+    Ok(conn.query_row(
+        &format!("SELECT COALESCE(MAX(seq), 0) + 1 FROM {table}"),
+        [],
+        |r| r.get(0),
+    )?)
 }
 
 fn json_text(v: Option<&Value>) -> String {
@@ -356,7 +398,9 @@ fn json_text(v: Option<&Value>) -> String {
     }
 }
 
-fn asset_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<(Asset, String, String, String, Option<String>)> {
+fn asset_from_row(
+    r: &rusqlite::Row<'_>,
+) -> rusqlite::Result<(Asset, String, String, String, Option<String>)> {
     Ok((
         Asset {
             id: r.get("id")?,
@@ -400,7 +444,8 @@ impl Catalog for SqliteCatalog {
             "INSERT INTO projects (id, name, description, type, created) VALUES (?1, ?2, ?3, ?4, ?5)",
             params![id, name, description, kind, now_rfc3339()],
         )?;
-        project_row(&conn, &id)?.ok_or_else(|| CatalogError::NotFound(format!("project {id} vanished")))
+        project_row(&conn, &id)?
+            .ok_or_else(|| CatalogError::NotFound(format!("project {id} vanished")))
     }
 
     fn project(&self, id: &str) -> Result<Option<Project>> {
@@ -410,9 +455,14 @@ impl Catalog for SqliteCatalog {
     fn list_projects(&self, page: u64, limit: u64) -> Result<(Vec<Project>, u64)> {
         let conn = self.conn();
         let total: i64 = conn.query_row("SELECT COUNT(*) FROM projects", [], |r| r.get(0))?;
-        let mut st = conn.prepare_cached("SELECT id FROM projects ORDER BY created DESC, id DESC LIMIT ?1 OFFSET ?2")?;
+        let mut st = conn.prepare_cached(
+            "SELECT id FROM projects ORDER BY created DESC, id DESC LIMIT ?1 OFFSET ?2",
+        )?;
         let ids: Vec<String> = st
-            .query_map(params![limit as i64, (page.saturating_sub(1) * limit) as i64], |r| r.get(0))?
+            .query_map(
+                params![limit as i64, (page.saturating_sub(1) * limit) as i64],
+                |r| r.get(0),
+            )?
             .collect::<std::result::Result<_, _>>()?;
         drop(st);
         let mut out = Vec::with_capacity(ids.len());
@@ -426,15 +476,24 @@ impl Catalog for SqliteCatalog {
 
     fn create_batch(&self, project: &str, name: &str) -> Result<Batch> {
         if name.trim().is_empty() {
-            return Err(CatalogError::Invalid("batch `name` must not be empty".into()));
+            return Err(CatalogError::Invalid(
+                "batch `name` must not be empty".into(),
+            ));
         }
         let conn = self.conn();
         require_project(&conn, project)?;
         let existing: Option<String> = conn
-            .query_row("SELECT id FROM batches WHERE project = ?1 AND name = ?2", [project, name], |r| r.get(0))
+            .query_row(
+                "SELECT id FROM batches WHERE project = ?1 AND name = ?2",
+                [project, name],
+                |r| r.get(0),
+            )
             .optional()?;
         if let Some(id) = existing {
-            return Ok(Batch { id, name: name.to_owned() });
+            return Ok(Batch {
+                id,
+                name: name.to_owned(),
+            });
         }
         let id = new_id();
         let seq = next_seq(&conn, "batches")?;
@@ -442,10 +501,17 @@ impl Catalog for SqliteCatalog {
             "INSERT INTO batches (id, project, name, seq) VALUES (?1, ?2, ?3, ?4)",
             params![id, project, name, seq],
         )?;
-        Ok(Batch { id, name: name.to_owned() })
+        Ok(Batch {
+            id,
+            name: name.to_owned(),
+        })
     }
 
-    fn replace_batches(&self, project: &str, batches: &[(Option<String>, String)]) -> Result<Vec<Batch>> {
+    fn replace_batches(
+        &self,
+        project: &str,
+        batches: &[(Option<String>, String)],
+    ) -> Result<Vec<Batch>> {
         let mut conn = self.conn();
         require_project(&conn, project)?;
         let tx = conn.transaction()?;
@@ -453,17 +519,24 @@ impl Catalog for SqliteCatalog {
         let mut seen = std::collections::HashSet::new();
         for (i, (_, name)) in batches.iter().enumerate() {
             if name.trim().is_empty() {
-                return Err(CatalogError::Invalid(format!("batches[{i}].name must not be empty")));
+                return Err(CatalogError::Invalid(format!(
+                    "batches[{i}].name must not be empty"
+                )));
             }
             if !seen.insert(name.as_str()) {
-                return Err(CatalogError::Invalid(format!("batches[{i}].name {name:?} appears twice")));
+                return Err(CatalogError::Invalid(format!(
+                    "batches[{i}].name {name:?} appears twice"
+                )));
             }
         }
-        let keep: std::collections::HashSet<&str> = batches.iter().filter_map(|(id, _)| id.as_deref()).collect();
+        let keep: std::collections::HashSet<&str> =
+            batches.iter().filter_map(|(id, _)| id.as_deref()).collect();
         for (i, (id, _)) in batches.iter().enumerate() {
             if let Some(id) = id {
                 if !existing.iter().any(|b| &b.id == id) {
-                    return Err(CatalogError::NotFound(format!("batches[{i}]._id {id} is not a batch of project {project}")));
+                    return Err(CatalogError::NotFound(format!(
+                        "batches[{i}]._id {id} is not a batch of project {project}"
+                    )));
                 }
             }
         }
@@ -475,13 +548,19 @@ impl Catalog for SqliteCatalog {
         }
         // Free the names first so renames that swap names do not trip the UNIQUE constraint.
         for id in &keep {
-            tx.execute("UPDATE batches SET name = char(0) || id WHERE id = ?1", [id])?;
+            tx.execute(
+                "UPDATE batches SET name = char(0) || id WHERE id = ?1",
+                [id],
+            )?;
         }
         for (id, name) in batches {
             let seq = next_seq(&tx, "batches")?;
             match id {
                 Some(id) => {
-                    tx.execute("UPDATE batches SET name = ?1, seq = ?2 WHERE id = ?3", params![name, seq, id])?;
+                    tx.execute(
+                        "UPDATE batches SET name = ?1, seq = ?2 WHERE id = ?3",
+                        params![name, seq, id],
+                    )?;
                 }
                 None => {
                     tx.execute(
@@ -502,7 +581,10 @@ impl Catalog for SqliteCatalog {
         let all = batches_of(&conn, project)?;
         let mut out = Vec::with_capacity(names_or_ids.len());
         for b in names_or_ids {
-            let found = all.iter().find(|x| &x.id == b).or_else(|| all.iter().find(|x| &x.name == b));
+            let found = all
+                .iter()
+                .find(|x| &x.id == b)
+                .or_else(|| all.iter().find(|x| &x.name == b));
             match found {
                 Some(x) if !out.contains(&x.id) => out.push(x.id.clone()),
                 Some(_) => {}
@@ -520,16 +602,20 @@ impl Catalog for SqliteCatalog {
         let created = now_rfc3339();
         let mut out = Vec::with_capacity(assets.len());
         {
-            let mut find = tx.prepare_cached("SELECT id FROM assets WHERE project = ?1 AND upload_id = ?2")?;
+            let mut find =
+                tx.prepare_cached("SELECT id FROM assets WHERE project = ?1 AND upload_id = ?2")?;
             let mut ins = tx.prepare_cached(
                 "INSERT INTO assets (id, project, upload_id, external_id, data, dataset, kind, size, content_hash,
                    metadata, context_data, extra, storage, priority, pre_labeled, blob_key, created, seq)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)",
             )?;
-            let mut link = tx.prepare_cached("INSERT OR IGNORE INTO asset_batches (asset, batch) VALUES (?1, ?2)")?;
+            let mut link = tx.prepare_cached(
+                "INSERT OR IGNORE INTO asset_batches (asset, batch) VALUES (?1, ?2)",
+            )?;
             for a in assets {
                 if let Some(uid) = &a.upload_id {
-                    let prior: Option<String> = find.query_row([project, uid], |r| r.get(0)).optional()?;
+                    let prior: Option<String> =
+                        find.query_row([project, uid], |r| r.get(0)).optional()?;
                     if let Some(id) = prior {
                         out.push((id, false));
                         continue;
@@ -541,7 +627,7 @@ impl Catalog for SqliteCatalog {
                     .get("classifications")
                     .and_then(Value::as_array)
                     .is_some_and(|c| !c.is_empty());
-                let dataset = a.dataset.as_ref().map(|d| serde_json::to_string(d)).transpose()?;
+                let dataset = a.dataset.as_ref().map(serde_json::to_string).transpose()?;
                 ins.execute(params![
                     id,
                     project,
@@ -573,7 +659,13 @@ impl Catalog for SqliteCatalog {
         Ok(out)
     }
 
-    fn list_assets(&self, project: &str, filter: &AssetFilter, page: u64, limit: u64) -> Result<(Vec<Asset>, u64)> {
+    fn list_assets(
+        &self,
+        project: &str,
+        filter: &AssetFilter,
+        page: u64,
+        limit: u64,
+    ) -> Result<(Vec<Asset>, u64)> {
         let conn = self.conn();
         require_project(&conn, project)?;
         let mut clauses = vec!["a.project = ?".to_owned(), "a.deleted = 0".to_owned()];
@@ -591,7 +683,10 @@ impl Catalog for SqliteCatalog {
             args.push(i64::from(pre).into());
         }
         for b in &filter.batches {
-            clauses.push("EXISTS (SELECT 1 FROM asset_batches ab WHERE ab.asset = a.id AND ab.batch = ?)".into());
+            clauses.push(
+                "EXISTS (SELECT 1 FROM asset_batches ab WHERE ab.asset = a.id AND ab.batch = ?)"
+                    .into(),
+            );
             args.push(b.clone().into());
         }
         let cond = clauses.join(" AND ");
@@ -603,7 +698,9 @@ impl Catalog for SqliteCatalog {
         let mut page_args = args.clone();
         page_args.push((limit as i64).into());
         page_args.push(((page.saturating_sub(1) * limit) as i64).into());
-        let mut st = conn.prepare(&format!("SELECT a.* FROM assets a WHERE {cond} ORDER BY a.seq LIMIT ? OFFSET ?"))?;
+        let mut st = conn.prepare(&format!(
+            "SELECT a.* FROM assets a WHERE {cond} ORDER BY a.seq LIMIT ? OFFSET ?"
+        ))?;
         let rows = st.query_map(rusqlite::params_from_iter(page_args.iter()), asset_from_row)?;
         let mut link = conn.prepare_cached(
             "SELECT ab.batch FROM asset_batches ab JOIN batches b ON b.id = ab.batch WHERE ab.asset = ?1 ORDER BY b.seq",
@@ -617,7 +714,9 @@ impl Catalog for SqliteCatalog {
                 a.extra = m;
             }
             a.dataset = dataset.map(|d| serde_json::from_str(&d)).transpose()?;
-            a.batches = link.query_map([&a.id], |r| r.get(0))?.collect::<std::result::Result<_, _>>()?;
+            a.batches = link
+                .query_map([&a.id], |r| r.get(0))?
+                .collect::<std::result::Result<_, _>>()?;
             out.push(a);
         }
         Ok((out, total as u64))
@@ -629,7 +728,9 @@ impl Catalog for SqliteCatalog {
         let tx = conn.transaction()?;
         let mut n = 0;
         {
-            let mut st = tx.prepare_cached("UPDATE assets SET deleted = 1 WHERE project = ?1 AND id = ?2 AND deleted = 0")?;
+            let mut st = tx.prepare_cached(
+                "UPDATE assets SET deleted = 1 WHERE project = ?1 AND id = ?2 AND deleted = 0",
+            )?;
             for id in ids {
                 n += st.execute([project, id])? as u64;
             }
@@ -638,18 +739,29 @@ impl Catalog for SqliteCatalog {
         Ok(n)
     }
 
-    fn assign_batches(&self, project: &str, asset_ids: &[String], batch_ids: &[String]) -> Result<u64> {
+    fn assign_batches(
+        &self,
+        project: &str,
+        asset_ids: &[String],
+        batch_ids: &[String],
+    ) -> Result<u64> {
         let mut conn = self.conn();
         require_project(&conn, project)?;
         let tx = conn.transaction()?;
         let mut n = 0;
         {
-            let mut exists = tx.prepare_cached("SELECT 1 FROM assets WHERE project = ?1 AND id = ?2 AND deleted = 0")?;
-            let mut link = tx.prepare_cached("INSERT OR IGNORE INTO asset_batches (asset, batch) VALUES (?1, ?2)")?;
+            let mut exists = tx.prepare_cached(
+                "SELECT 1 FROM assets WHERE project = ?1 AND id = ?2 AND deleted = 0",
+            )?;
+            let mut link = tx.prepare_cached(
+                "INSERT OR IGNORE INTO asset_batches (asset, batch) VALUES (?1, ?2)",
+            )?;
             for (i, a) in asset_ids.iter().enumerate() {
                 let found: Option<i64> = exists.query_row([project, a], |r| r.get(0)).optional()?;
                 if found.is_none() {
-                    return Err(CatalogError::NotFound(format!("assets[{i}]: asset {a} not found in project {project}")));
+                    return Err(CatalogError::NotFound(format!(
+                        "assets[{i}]: asset {a} not found in project {project}"
+                    )));
                 }
                 for b in batch_ids {
                     link.execute([a, b])?;
@@ -669,7 +781,9 @@ impl Catalog for SqliteCatalog {
             params![key, project, now_rfc3339()],
         )?;
         if n == 0 {
-            return Err(CatalogError::Conflict(format!("the upload name {key} is already taken; choose another name")));
+            return Err(CatalogError::Conflict(format!(
+                "the upload name {key} is already taken; choose another name"
+            )));
         }
         Ok(())
     }
@@ -693,7 +807,13 @@ impl Catalog for SqliteCatalog {
             .optional()?)
     }
 
-    fn complete_reservation(&self, key: &str, size: u64, content_hash: &str, kind: Option<&str>) -> Result<()> {
+    fn complete_reservation(
+        &self,
+        key: &str,
+        size: u64,
+        content_hash: &str,
+        kind: Option<&str>,
+    ) -> Result<()> {
         let n = self.conn().execute(
             "UPDATE reservations SET size = ?1, content_hash = ?2, kind = ?3 WHERE key = ?4",
             params![size as i64, content_hash, kind, key],
@@ -708,7 +828,9 @@ impl Catalog for SqliteCatalog {
         let conn = self.conn();
         require_project(&conn, project)?;
         let Some(obj) = template.as_object_mut() else {
-            return Err(CatalogError::Invalid("the template must be a JSON object".into()));
+            return Err(CatalogError::Invalid(
+                "the template must be a JSON object".into(),
+            ));
         };
         let id = new_id();
         obj.insert("_id".into(), Value::String(id.clone()));
@@ -729,33 +851,92 @@ mod tests {
     fn projects_batches_assets_round_trip() {
         let c = SqliteCatalog::in_memory().expect("open");
         let p = c.create_project("Cats", "", "ango").expect("project");
-        assert!(matches!(c.create_project("x", "", "nope"), Err(CatalogError::Invalid(_))));
+        assert!(matches!(
+            c.create_project("x", "", "nope"),
+            Err(CatalogError::Invalid(_))
+        ));
         let b1 = c.create_batch(&p.id, "one").expect("batch");
-        assert_eq!(c.create_batch(&p.id, "one").expect("again").id, b1.id, "same name, same batch");
+        assert_eq!(
+            c.create_batch(&p.id, "one").expect("again").id,
+            b1.id,
+            "same name, same batch"
+        );
         let b2 = c.create_batch(&p.id, "two").expect("batch");
-        assert_eq!(c.resolve_batches(&p.id, &["two".into(), b1.id.clone()]).expect("resolve"), vec![b2.id.clone(), b1.id.clone()]);
-        assert!(matches!(c.resolve_batches(&p.id, &["three".into()]), Err(CatalogError::NotFound(m)) if m.contains("three")));
+        assert_eq!(
+            c.resolve_batches(&p.id, &["two".into(), b1.id.clone()])
+                .expect("resolve"),
+            vec![b2.id.clone(), b1.id.clone()]
+        );
+        assert!(
+            matches!(c.resolve_batches(&p.id, &["three".into()]), Err(CatalogError::NotFound(m)) if m.contains("three"))
+        );
 
-        let a = NewAsset { upload_id: Some("u1".into()), external_id: "a.png".into(), batches: vec![b1.id.clone(), b2.id.clone()], ..NewAsset::default() };
-        let b = NewAsset { external_id: "b.png".into(), batches: vec![b1.id.clone()], ..NewAsset::default() };
+        let a = NewAsset {
+            upload_id: Some("u1".into()),
+            external_id: "a.png".into(),
+            batches: vec![b1.id.clone(), b2.id.clone()],
+            ..NewAsset::default()
+        };
+        let b = NewAsset {
+            external_id: "b.png".into(),
+            batches: vec![b1.id.clone()],
+            ..NewAsset::default()
+        };
         let ids = c.insert_assets(&p.id, &[a.clone(), b]).expect("insert");
         assert!(ids.iter().all(|(_, new)| *new));
         let again = c.insert_assets(&p.id, &[a]).expect("insert again");
-        assert_eq!(again, vec![(ids[0].0.clone(), false)], "same upload id registers once");
+        assert_eq!(
+            again,
+            vec![(ids[0].0.clone(), false)],
+            "same upload id registers once"
+        );
 
-        let both = AssetFilter { batches: vec![b1.id.clone(), b2.id.clone()], ..AssetFilter::default() };
+        let both = AssetFilter {
+            batches: vec![b1.id.clone(), b2.id.clone()],
+            ..AssetFilter::default()
+        };
         let (list, total) = c.list_assets(&p.id, &both, 1, 10).expect("list");
-        assert_eq!((total, list.len(), list[0].external_id.as_str()), (1, 1, "a.png"));
-        let (all, total) = c.list_assets(&p.id, &AssetFilter::default(), 1, 1).expect("page");
+        assert_eq!(
+            (total, list.len(), list[0].external_id.as_str()),
+            (1, 1, "a.png")
+        );
+        let (all, total) = c
+            .list_assets(&p.id, &AssetFilter::default(), 1, 1)
+            .expect("page");
         assert_eq!((total, all.len()), (2, 1));
 
-        assert_eq!(c.delete_assets(&p.id, &[ids[1].0.clone()]).expect("delete"), 1);
-        assert_eq!(c.list_assets(&p.id, &AssetFilter::default(), 1, 10).expect("list").1, 1);
+        assert_eq!(
+            c.delete_assets(&p.id, &[ids[1].0.clone()]).expect("delete"),
+            1
+        );
+        assert_eq!(
+            c.list_assets(&p.id, &AssetFilter::default(), 1, 10)
+                .expect("list")
+                .1,
+            1
+        );
 
-        let replaced = c.replace_batches(&p.id, &[(Some(b2.id.clone()), "renamed".into()), (None, "new".into())]).expect("replace");
-        assert_eq!(replaced.iter().map(|b| b.name.as_str()).collect::<Vec<_>>(), ["renamed", "new"]);
-        let (list, _) = c.list_assets(&p.id, &AssetFilter::default(), 1, 10).expect("list");
-        assert_eq!(list[0].batches, vec![b2.id.clone()], "removed batch unlinked from assets");
+        let replaced = c
+            .replace_batches(
+                &p.id,
+                &[
+                    (Some(b2.id.clone()), "renamed".into()),
+                    (None, "new".into()),
+                ],
+            )
+            .expect("replace");
+        assert_eq!(
+            replaced.iter().map(|b| b.name.as_str()).collect::<Vec<_>>(),
+            ["renamed", "new"]
+        );
+        let (list, _) = c
+            .list_assets(&p.id, &AssetFilter::default(), 1, 10)
+            .expect("list");
+        assert_eq!(
+            list[0].batches,
+            vec![b2.id.clone()],
+            "removed batch unlinked from assets"
+        );
     }
 
     #[test]
@@ -763,9 +944,16 @@ mod tests {
         let c = SqliteCatalog::in_memory().expect("open");
         let p = c.create_project("P", "", "ango").expect("project");
         c.reserve("uploaded-data/x/a.png", &p.id).expect("reserve");
-        assert!(matches!(c.reserve("uploaded-data/x/a.png", &p.id), Err(CatalogError::Conflict(_))));
-        c.complete_reservation("uploaded-data/x/a.png", 3, "abc", Some("image")).expect("complete");
-        let r = c.reservation("uploaded-data/x/a.png").expect("get").expect("some");
+        assert!(matches!(
+            c.reserve("uploaded-data/x/a.png", &p.id),
+            Err(CatalogError::Conflict(_))
+        ));
+        c.complete_reservation("uploaded-data/x/a.png", 3, "abc", Some("image"))
+            .expect("complete");
+        let r = c
+            .reservation("uploaded-data/x/a.png")
+            .expect("get")
+            .expect("some");
         assert_eq!((r.size, r.kind.as_deref()), (Some(3), Some("image")));
     }
 }

@@ -1,6 +1,6 @@
 //! The hub: a small self-hostable server that stores assets and speaks Ango Hub's v2 import API,
 //! so our CLI, the desktop app and the official Python SDK all import through the same doors.
-//! Catalog in SQLite, blobs through `object_store` (a local `uploaded-data/` folder by default),
+//! Catalog in `SQLite`, blobs through `object_store` (a local `uploaded-data/` folder by default),
 //! signed upload/download URLs, API-key auth.
 
 mod api;
@@ -87,8 +87,16 @@ impl RunningHub {
         let _ = self.shutdown.send(true);
         match self.task.await {
             Ok(Ok(())) => Ok(()),
-            Ok(Err(e)) => Err(Error::with_source(ErrorCode::Internal, "the hub server failed", e)),
-            Err(e) => Err(Error::with_source(ErrorCode::Internal, "the hub server task failed", e)),
+            Ok(Err(e)) => Err(Error::with_source(
+                ErrorCode::Internal,
+                "the hub server failed",
+                e,
+            )),
+            Err(e) => Err(Error::with_source(
+                ErrorCode::Internal,
+                "the hub server task failed",
+                e,
+            )),
         }
     }
 
@@ -102,7 +110,9 @@ impl RunningHub {
 async fn wait_for_signal() {
     #[cfg(unix)]
     {
-        if let Ok(mut term) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        if let Ok(mut term) =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
             tokio::select! {
                 _ = tokio::signal::ctrl_c() => {}
                 _ = term.recv() => {}
@@ -121,7 +131,8 @@ pub(crate) fn write_private(file: &Path, bytes: &[u8]) -> std::io::Result<()> {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        tmp.as_file().set_permissions(std::fs::Permissions::from_mode(0o600))?;
+        tmp.as_file()
+            .set_permissions(std::fs::Permissions::from_mode(0o600))?;
     }
     std::io::Write::write_all(&mut tmp, bytes)?;
     tmp.as_file().sync_all()?;
@@ -130,35 +141,43 @@ pub(crate) fn write_private(file: &Path, bytes: &[u8]) -> std::io::Result<()> {
 }
 
 fn internal(what: &str, root: &Path, e: impl std::error::Error + Send + Sync + 'static) -> Error {
-    Error::with_source(ErrorCode::Internal, format!("{what} under {}", root.display()), e)
+    Error::with_source(
+        ErrorCode::Internal,
+        format!("{what} under {}", root.display()),
+        e,
+    )
 }
 
 /// Starts a hub on `listen` (use port 0 for a random port) and returns once it accepts requests.
 pub async fn start(config: HubConfig, listen: SocketAddr) -> Result<RunningHub, Error> {
     let root = config.root.clone();
-    fs_err::create_dir_all(root.join("uploaded-data")).map_err(|e| internal("cannot create the hub folder", &root, e))?;
+    fs_err::create_dir_all(root.join("uploaded-data"))
+        .map_err(|e| internal("cannot create the hub folder", &root, e))?;
     let secrets = root.join(".hub");
-    let signer = Signer::load_or_create(&secrets.join("url-secret")).map_err(|e| internal("cannot create the URL secret", &root, e))?;
+    let signer = Signer::load_or_create(&secrets.join("url-secret"))
+        .map_err(|e| internal("cannot create the URL secret", &root, e))?;
     let (api_key, key_generated) = match &config.api_key {
         Some(k) if !k.is_empty() => (k.clone(), false),
-        _ => load_or_create_key(&secrets.join("api-key")).map_err(|e| internal("cannot create the API key", &root, e))?,
+        _ => load_or_create_key(&secrets.join("api-key"))
+            .map_err(|e| internal("cannot create the API key", &root, e))?,
     };
     let catalog_path = root.join("catalog.sqlite");
     let catalog = tokio::task::spawn_blocking(move || SqliteCatalog::open(&catalog_path))
         .await
         .map_err(|e| internal("opening the catalog panicked", &root, e))?
         .map_err(|e| internal("cannot open the catalog", &root, e))?;
-    let blobs = LocalFileSystem::new_with_prefix(&root).map_err(|e| internal("cannot open blob storage", &root, e))?;
-    let listener = tokio::net::TcpListener::bind(listen)
-        .await
-        .map_err(|e| Error::with_source(ErrorCode::Network, format!("cannot listen on {listen}"), e))?;
+    let blobs = LocalFileSystem::new_with_prefix(&root)
+        .map_err(|e| internal("cannot open blob storage", &root, e))?;
+    let listener = tokio::net::TcpListener::bind(listen).await.map_err(|e| {
+        Error::with_source(ErrorCode::Network, format!("cannot listen on {listen}"), e)
+    })?;
     let addr = listener
         .local_addr()
         .map_err(|e| Error::with_source(ErrorCode::Network, "cannot read the bound address", e))?;
-    let url = config
-        .public_url
-        .clone()
-        .map_or_else(|| format!("http://{addr}"), |u| u.trim_end_matches('/').to_owned());
+    let url = config.public_url.clone().map_or_else(
+        || format!("http://{addr}"),
+        |u| u.trim_end_matches('/').to_owned(),
+    );
     let state = Arc::new(State {
         catalog: Arc::new(catalog),
         blobs: Arc::new(blobs),
@@ -176,7 +195,14 @@ pub async fn start(config: HubConfig, listen: SocketAddr) -> Result<RunningHub, 
             })
             .await
     });
-    Ok(RunningHub { addr, url, api_key, key_generated, shutdown: tx, task })
+    Ok(RunningHub {
+        addr,
+        url,
+        api_key,
+        key_generated,
+        shutdown: tx,
+        task,
+    })
 }
 
 fn load_or_create_key(file: &Path) -> std::io::Result<(String, bool)> {

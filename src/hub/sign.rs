@@ -64,7 +64,11 @@ impl Signer {
 
     fn mac(&self, method: &str, path: &str, expires: u64, max_size: Option<u64>) -> blake3::Hash {
         let mut msg = String::with_capacity(path.len() + 48);
-        let _ = write!(msg, "{method}\n{path}\n{expires}\n{}", max_size.unwrap_or(0));
+        let _ = write!(
+            msg,
+            "{method}\n{path}\n{expires}\n{}",
+            max_size.unwrap_or(0)
+        );
         blake3::keyed_hash(&self.key, msg.as_bytes())
     }
 
@@ -78,7 +82,13 @@ impl Signer {
     }
 
     /// Checks a signed request; `now` is Unix seconds (injected for tests).
-    pub fn verify(&self, method: &str, path: &str, q: &SignedQuery, now: u64) -> Result<(), SignatureError> {
+    pub fn verify(
+        &self,
+        method: &str,
+        path: &str,
+        q: &SignedQuery,
+        now: u64,
+    ) -> Result<(), SignatureError> {
         let expires = q.expires.ok_or(SignatureError::Missing("expires"))?;
         let sig = q.sig.as_deref().ok_or(SignatureError::Missing("sig"))?;
         let given = blake3::Hash::from_hex(sig).map_err(|_| SignatureError::Mismatch)?;
@@ -116,20 +126,38 @@ mod tests {
         let s = Signer::new([7; 32]);
         let q = parse(&s.query("PUT", "/uploaded-data/p/a.png", 100, Some(10)));
         assert_eq!(s.verify("PUT", "/uploaded-data/p/a.png", &q, 100), Ok(()));
-        assert_eq!(s.verify("PUT", "/uploaded-data/p/a.png", &q, 101), Err(SignatureError::Expired));
-        assert_eq!(s.verify("GET", "/uploaded-data/p/a.png", &q, 1), Err(SignatureError::Mismatch));
-        assert_eq!(s.verify("PUT", "/uploaded-data/p/b.png", &q, 1), Err(SignatureError::Mismatch));
+        assert_eq!(
+            s.verify("PUT", "/uploaded-data/p/a.png", &q, 101),
+            Err(SignatureError::Expired)
+        );
+        assert_eq!(
+            s.verify("GET", "/uploaded-data/p/a.png", &q, 1),
+            Err(SignatureError::Mismatch)
+        );
+        assert_eq!(
+            s.verify("PUT", "/uploaded-data/p/b.png", &q, 1),
+            Err(SignatureError::Mismatch)
+        );
         let mut bigger = q.clone();
         bigger.max_size = Some(11);
-        assert_eq!(s.verify("PUT", "/uploaded-data/p/a.png", &bigger, 1), Err(SignatureError::Mismatch));
+        assert_eq!(
+            s.verify("PUT", "/uploaded-data/p/a.png", &bigger, 1),
+            Err(SignatureError::Mismatch)
+        );
         let mut later = q.clone();
         later.expires = Some(1000);
-        assert_eq!(s.verify("PUT", "/uploaded-data/p/a.png", &later, 1), Err(SignatureError::Mismatch));
+        assert_eq!(
+            s.verify("PUT", "/uploaded-data/p/a.png", &later, 1),
+            Err(SignatureError::Mismatch)
+        );
         assert_eq!(
             s.verify("PUT", "/x", &SignedQuery::default(), 1),
             Err(SignatureError::Missing("expires"))
         );
         let other = Signer::new([8; 32]);
-        assert_eq!(other.verify("PUT", "/uploaded-data/p/a.png", &q, 1), Err(SignatureError::Mismatch));
+        assert_eq!(
+            other.verify("PUT", "/uploaded-data/p/a.png", &q, 1),
+            Err(SignatureError::Mismatch)
+        );
     }
 }

@@ -17,8 +17,10 @@ pub(super) const HEAD_LEN: usize = 8 * 1024;
 /// How much of a text file is checked for UTF-8. The hub's guidance for text is about 1 MB, so
 /// 16 MiB covers every reasonable file while keeping the probe of a huge one bounded.
 const TEXT_CHECK_LEN: u64 = 16 << 20;
-/// The cache window of [`Source`].
+/// The cache window of [`Source`] when reading on.
 const WINDOW: usize = 64 * 1024;
+/// The cache window of [`Source`] after a jump.
+const JUMP_WINDOW: usize = 4 * 1024;
 
 /// Probes a file with the default settings (variable-bitrate audio is rejected).
 pub fn probe(path: &Path) -> Report {
@@ -517,9 +519,12 @@ impl<R: Read + Seek> Source<R> {
         let want_end = offset.saturating_add(n as u64).min(self.len);
         let have_end = self.start + self.window.len() as u64;
         if offset < self.start || want_end > have_end {
-            let fill = (want_end - offset)
-                .max(WINDOW as u64)
-                .min(self.len - offset);
+            // Read ahead a full window when reading on from the last one (walking elements or
+            // text), but only a little after a jump (box headers far apart in a large video).
+            let sequential =
+                offset >= self.start && offset <= have_end.saturating_add(WINDOW as u64);
+            let ahead = if sequential { WINDOW } else { JUMP_WINDOW };
+            let fill = (want_end - offset).max(ahead as u64).min(self.len - offset);
             self.inner.seek(SeekFrom::Start(offset))?;
             self.window.clear();
             self.window
@@ -652,6 +657,10 @@ mod tests {
         assert_eq!(src.exact(199_999, 2).unwrap(), None);
         assert_eq!(src.tail(4).unwrap(), &data[199_996..]);
         assert_eq!(src.bytes(0, 100_000).unwrap().len(), 100_000);
+        // After a jump only a small window is read; reading on still works across its end.
+        assert_eq!(src.bytes(180_000, 8).unwrap(), &data[180_000..180_008]);
+        assert_eq!(src.window.len(), JUMP_WINDOW);
+        assert_eq!(src.bytes(184_090, 10).unwrap(), &data[184_090..184_100]);
     }
 
     #[test]

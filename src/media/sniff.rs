@@ -310,9 +310,6 @@ pub fn sniff_bytes(head: &[u8]) -> Option<Format> {
     if head.len() >= 12 && &head[4..8] == b"ftyp" {
         return iso_brand(head);
     }
-    if is_quicktime_without_ftyp(head) {
-        return Some(Format::Mov);
-    }
     if head.starts_with(&[0x1A, 0x45, 0xDF, 0xA3]) {
         return match ebml_doctype(head) {
             Some(b"webm") => Some(Format::Webm),
@@ -343,7 +340,7 @@ pub fn sniff_bytes(head: &[u8]) -> Option<Format> {
             Some(Format::Ogg)
         };
     }
-    if find(&head[..head.len().min(1024)], b"%PDF-").is_some() {
+    if head.starts_with(b"%PDF-") {
         return Some(Format::Pdf);
     }
     if is_nrrd(head) {
@@ -360,7 +357,19 @@ pub fn sniff_bytes(head: &[u8]) -> Option<Format> {
             .read_to_end(&mut inflated);
         return nifti_version(&inflated).map(|_| Format::Niigz);
     }
-    text_format(head)
+    if is_text(head) {
+        return text_format(head);
+    }
+    // The weaker signatures come after text, so that text which happens to contain "%PDF-" or
+    // to open with "I'm free" (a `free` atom, by the bytes) stays text.
+    if is_quicktime_without_ftyp(head) {
+        return Some(Format::Mov);
+    }
+    // Readers accept junk before the PDF header, within the first 1024 bytes.
+    if find(&head[..head.len().min(1024)], b"%PDF-").is_some() {
+        return Some(Format::Pdf);
+    }
+    None
 }
 
 /// The size of a `NIfTI`-1 header.
@@ -602,16 +611,19 @@ fn adts_frame_len(bytes: &[u8]) -> Option<usize> {
 /// Plain text or HTML, if `head` is UTF-8 text.
 fn text_format(head: &[u8]) -> Option<Format> {
     let body = head.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(head);
-    if body.is_empty() || !looks_like_utf8_text(body) {
-        return None;
-    }
-    if is_svg(body) {
+    if !is_text(head) || is_svg(body) {
         return None;
     }
     if is_html(body) {
         return Some(Format::Html);
     }
     Some(Format::Txt)
+}
+
+/// Whether `head` (after an optional UTF-8 byte order mark) is UTF-8 text.
+fn is_text(head: &[u8]) -> bool {
+    let body = head.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(head);
+    !body.is_empty() && looks_like_utf8_text(body)
 }
 
 /// UTF-8 without NULs or control characters other than tab, newlines, form feed and escape. A
@@ -992,6 +1004,11 @@ mod tests {
             Some(Format::Html)
         );
         assert_eq!(sniff_bytes(b"<pre>not a listed tag"), Some(Format::Txt));
+        assert_eq!(
+            sniff_bytes(b"I'm free to mention %PDF-1.4 in text"),
+            Some(Format::Txt)
+        );
+        assert_eq!(sniff_bytes(b"junk\0\x01\n%PDF-1.4\n"), Some(Format::Pdf));
         assert_eq!(
             sniff_bytes(b"<svg xmlns=\"http://www.w3.org/2000/svg\"/>"),
             None

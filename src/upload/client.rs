@@ -26,14 +26,21 @@ pub struct RetryPolicy {
 
 impl Default for RetryPolicy {
     fn default() -> Self {
-        Self { max_retries: 6, base: Duration::from_millis(200), max: Duration::from_secs(20) }
+        Self {
+            max_retries: 6,
+            base: Duration::from_millis(200),
+            max: Duration::from_secs(20),
+        }
     }
 }
 
 impl RetryPolicy {
     /// The wait before retry number `attempt` (0-based): full jitter over an exponential cap.
     pub fn backoff(&self, attempt: u32) -> Duration {
-        let cap = self.base.saturating_mul(1u32 << attempt.min(16)).min(self.max);
+        let cap = self
+            .base
+            .saturating_mul(1u32 << attempt.min(16))
+            .min(self.max);
         let ms = cap.as_millis().max(1) as u64;
         Duration::from_millis(rand::random_range(ms / 2..=ms))
     }
@@ -119,7 +126,10 @@ pub struct HubClient {
 
 impl std::fmt::Debug for HubClient {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("HubClient").field("base", &self.base).field("key", &"<redacted>").finish_non_exhaustive()
+        f.debug_struct("HubClient")
+            .field("base", &self.base)
+            .field("key", &"<redacted>")
+            .finish_non_exhaustive()
     }
 }
 
@@ -150,7 +160,11 @@ fn retryable(status: StatusCode) -> bool {
 }
 
 fn retry_after(resp: &reqwest::Response) -> Option<Duration> {
-    let v = resp.headers().get(reqwest::header::RETRY_AFTER)?.to_str().ok()?;
+    let v = resp
+        .headers()
+        .get(reqwest::header::RETRY_AFTER)?
+        .to_str()
+        .ok()?;
     v.trim().parse::<u64>().ok().map(Duration::from_secs)
 }
 
@@ -171,18 +185,33 @@ async fn fail_message(resp: reqwest::Response) -> String {
 impl HubClient {
     /// A client for the hub at `base` (e.g. `http://127.0.0.1:8080`).
     pub fn new(base: &str, api_key: &str) -> Result<Self, Error> {
-        let parsed = url::Url::parse(base)
-            .map_err(|e| Error::with_source(ErrorCode::InvalidInput, format!("the hub URL {base:?} is not a URL"), e))?;
+        let parsed = url::Url::parse(base).map_err(|e| {
+            Error::with_source(
+                ErrorCode::InvalidInput,
+                format!("the hub URL {base:?} is not a URL"),
+                e,
+            )
+        })?;
         if !matches!(parsed.scheme(), "http" | "https") {
-            return Err(Error::new(ErrorCode::InvalidInput, format!("the hub URL {base:?} must start with http:// or https://")));
+            return Err(Error::new(
+                ErrorCode::InvalidInput,
+                format!("the hub URL {base:?} must start with http:// or https://"),
+            ));
         }
         let http = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(10))
             .read_timeout(Duration::from_secs(120))
             .pool_max_idle_per_host(64)
             .build()
-            .map_err(|e| Error::with_source(ErrorCode::Internal, "cannot set up the HTTP client", e))?;
-        Ok(Self { base: base.trim_end_matches('/').to_owned(), key: api_key.to_owned(), http, retry: RetryPolicy::default() })
+            .map_err(|e| {
+                Error::with_source(ErrorCode::Internal, "cannot set up the HTTP client", e)
+            })?;
+        Ok(Self {
+            base: base.trim_end_matches('/').to_owned(),
+            key: api_key.to_owned(),
+            http,
+            retry: RetryPolicy::default(),
+        })
     }
 
     /// Replaces the retry policy.
@@ -203,12 +232,23 @@ impl HubClient {
     }
 
     /// Sends one v2 call with retries and returns its `data`.
-    async fn call(&self, method: Method, path_and_query: &str, body: Option<&Value>) -> Result<Value, Error> {
+    async fn call(
+        &self,
+        method: Method,
+        path_and_query: &str,
+        body: Option<&Value>,
+    ) -> Result<Value, Error> {
         let url = format!("{}{path_and_query}", self.base);
-        let what = format!("{method} {}", path_and_query.split('?').next().unwrap_or(path_and_query));
+        let what = format!(
+            "{method} {}",
+            path_and_query.split('?').next().unwrap_or(path_and_query)
+        );
         let mut attempt = 0;
         loop {
-            let mut req = self.http.request(method.clone(), &url).header("apikey", &self.key);
+            let mut req = self
+                .http
+                .request(method.clone(), &url)
+                .header("apikey", &self.key);
             if let Some(b) = body {
                 req = req.json(b);
             }
@@ -218,13 +258,20 @@ impl HubClient {
                     return Ok(v.get("data").cloned().unwrap_or(Value::Null));
                 }
                 Ok(resp) if retryable(resp.status()) && attempt < self.retry.max_retries => {
-                    retry_after(&resp).map_or_else(|| self.retry.backoff(attempt), |d| d.min(self.retry.max))
+                    retry_after(&resp)
+                        .map_or_else(|| self.retry.backoff(attempt), |d| d.min(self.retry.max))
                 }
                 Ok(resp) => {
                     let status = resp.status();
-                    return Err(Error::new(code_for(status), format!("{what}: {}", fail_message(resp).await)));
+                    return Err(Error::new(
+                        code_for(status),
+                        format!("{what}: {}", fail_message(resp).await),
+                    ));
                 }
-                Err(e) if (e.is_connect() || e.is_timeout() || e.is_request()) && attempt < self.retry.max_retries => {
+                Err(e)
+                    if (e.is_connect() || e.is_timeout() || e.is_request())
+                        && attempt < self.retry.max_retries =>
+                {
                     self.retry.backoff(attempt)
                 }
                 Err(e) => return Err(network(&what, e)),
@@ -237,63 +284,126 @@ impl HubClient {
 
     fn field<T: DeserializeOwned>(data: &Value, key: &str, what: &str) -> Result<T, Error> {
         let v = data.get(key).cloned().unwrap_or(Value::Null);
-        serde_json::from_value(v).map_err(|e| Error::with_source(ErrorCode::Internal, format!("{what}: the hub's answer lacks a valid `{key}`"), e))
+        serde_json::from_value(v).map_err(|e| {
+            Error::with_source(
+                ErrorCode::Internal,
+                format!("{what}: the hub's answer lacks a valid `{key}`"),
+                e,
+            )
+        })
     }
 
     /// Creates a project (`type` `ango`).
-    pub async fn create_project(&self, name: &str, description: &str) -> Result<ProjectInfo, Error> {
-        let data = self.call(Method::POST, "/v2/project", Some(&json!({"name": name, "description": description}))).await?;
+    pub async fn create_project(
+        &self,
+        name: &str,
+        description: &str,
+    ) -> Result<ProjectInfo, Error> {
+        let data = self
+            .call(
+                Method::POST,
+                "/v2/project",
+                Some(&json!({"name": name, "description": description})),
+            )
+            .await?;
         Self::field(&data, "project", "create project")
     }
 
     /// One project, with its batches.
     pub async fn project(&self, id: &str) -> Result<ProjectInfo, Error> {
-        let data = self.call(Method::GET, &format!("/v2/project/{}", enc(id)), None).await?;
+        let data = self
+            .call(Method::GET, &format!("/v2/project/{}", enc(id)), None)
+            .await?;
         Self::field(&data, "project", "get project")
     }
 
     /// A page of projects (1-based).
     pub async fn list_projects(&self, page: u64, limit: u64) -> Result<Page<ProjectInfo>, Error> {
-        let data = self.call(Method::GET, &format!("/v2/listProjects?page={page}&limit={limit}"), None).await?;
-        Ok(Page { items: Self::field(&data, "projects", "list projects")?, total: Self::field(&data, "total", "list projects")? })
+        let data = self
+            .call(
+                Method::GET,
+                &format!("/v2/listProjects?page={page}&limit={limit}"),
+                None,
+            )
+            .await?;
+        Ok(Page {
+            items: Self::field(&data, "projects", "list projects")?,
+            total: Self::field(&data, "total", "list projects")?,
+        })
     }
 
     /// Creates a batch, or returns the existing one with that name.
     pub async fn create_batch(&self, project: &str, name: &str) -> Result<BatchInfo, Error> {
-        let data = self.call(Method::POST, &format!("/v2/batches/{}", enc(project)), Some(&json!({"name": name}))).await?;
+        let data = self
+            .call(
+                Method::POST,
+                &format!("/v2/batches/{}", enc(project)),
+                Some(&json!({"name": name})),
+            )
+            .await?;
         Self::field(&data, "project", "create batch")
     }
 
     /// Reserves an upload and returns the signed PUT URL.
     pub async fn upload_url(&self, project: &str, name: &str) -> Result<String, Error> {
         let data = self
-            .call(Method::GET, &format!("/v2/getUploadUrl?name={}&project={}&type=assets", enc(name), enc(project)), None)
+            .call(
+                Method::GET,
+                &format!(
+                    "/v2/getUploadUrl?name={}&project={}&type=assets",
+                    enc(name),
+                    enc(project)
+                ),
+                None,
+            )
             .await?;
         Self::field(&data, "uploadUrl", "get upload URL")
     }
 
     /// A signed GET URL for an asset URL.
     pub async fn signed_url(&self, asset_url: &str) -> Result<String, Error> {
-        let data = self.call(Method::GET, &format!("/v2/getSignedUrl?url={}", enc(asset_url)), None).await?;
+        let data = self
+            .call(
+                Method::GET,
+                &format!("/v2/getSignedUrl?url={}", enc(asset_url)),
+                None,
+            )
+            .await?;
         Self::field(&data, "signedUrl", "get signed URL")
     }
 
     /// Streams a file to a signed PUT URL (never the whole file in memory), retrying from the
     /// start on retryable failures. `on_progress` gets cumulative bytes of the current attempt.
-    pub async fn put_file(&self, url: &str, path: &Path, on_progress: std::sync::Arc<dyn Fn(u64) + Send + Sync>) -> Result<(), Error> {
+    pub async fn put_file(
+        &self,
+        url: &str,
+        path: &Path,
+        on_progress: std::sync::Arc<dyn Fn(u64) + Send + Sync>,
+    ) -> Result<(), Error> {
         let shown = redact(url);
         let mut attempt = 0;
         loop {
-            let file = fs_err::tokio::File::open(path)
-                .await
-                .map_err(|e| Error::with_source(ErrorCode::NotFound, format!("cannot open {}", path.display()), e))?;
+            let file = fs_err::tokio::File::open(path).await.map_err(|e| {
+                Error::with_source(
+                    ErrorCode::NotFound,
+                    format!("cannot open {}", path.display()),
+                    e,
+                )
+            })?;
             let len = file
                 .metadata()
                 .await
-                .map_err(|e| Error::with_source(ErrorCode::Internal, format!("cannot read {}", path.display()), e))?
+                .map_err(|e| {
+                    Error::with_source(
+                        ErrorCode::Internal,
+                        format!("cannot read {}", path.display()),
+                        e,
+                    )
+                })?
                 .len();
             let mut sent = 0u64;
-            let stream = tokio_util::io::ReaderStream::with_capacity(file.into_parts().0, 256 << 10);
+            let stream =
+                tokio_util::io::ReaderStream::with_capacity(file.into_parts().0, 256 << 10);
             let report = on_progress.clone();
             let progress = futures::StreamExt::inspect(stream, move |chunk| {
                 if let Ok(c) = chunk {
@@ -313,13 +423,19 @@ impl HubClient {
             let wait = match res {
                 Ok(resp) if resp.status().is_success() => return Ok(()),
                 Ok(resp) if retryable(resp.status()) && attempt < self.retry.max_retries => {
-                    retry_after(&resp).map_or_else(|| self.retry.backoff(attempt), |d| d.min(self.retry.max))
+                    retry_after(&resp)
+                        .map_or_else(|| self.retry.backoff(attempt), |d| d.min(self.retry.max))
                 }
                 Ok(resp) => {
                     let status = resp.status();
-                    return Err(Error::new(code_for(status), format!("PUT {shown}: {}", fail_message(resp).await)));
+                    return Err(Error::new(
+                        code_for(status),
+                        format!("PUT {shown}: {}", fail_message(resp).await),
+                    ));
                 }
-                Err(e) if attempt < self.retry.max_retries && !e.is_builder() => self.retry.backoff(attempt),
+                Err(e) if attempt < self.retry.max_retries && !e.is_builder() => {
+                    self.retry.backoff(attempt)
+                }
                 Err(e) => return Err(network(&format!("PUT {shown}"), e)),
             };
             tokio::time::sleep(wait).await;
@@ -329,7 +445,14 @@ impl HubClient {
 
     /// Registers assets (`POST /v2/project/{id}/cloud`). `batches` (names or IDs) apply to every
     /// asset without its own `batches`.
-    pub async fn register(&self, project: &str, assets: &[Value], batches: &[String], upload_local: bool, priority: i64) -> Result<Registered, Error> {
+    pub async fn register(
+        &self,
+        project: &str,
+        assets: &[Value],
+        batches: &[String],
+        upload_local: bool,
+        priority: i64,
+    ) -> Result<Registered, Error> {
         let mut path = format!("/v2/project/{}/cloud", enc(project));
         if !batches.is_empty() {
             path.push_str("?batches=");
@@ -338,19 +461,34 @@ impl HubClient {
         let body = json!({"assets": assets, "uploadLocal": if upload_local { "true" } else { "false" }, "priority": priority});
         let data = self.call(Method::POST, &path, Some(&body)).await?;
         let asset_ids: Vec<String> = Self::field(&data, "assetIds", "register assets")?;
-        let created = data.pointer("/assets/assetsCreated").and_then(Value::as_u64).unwrap_or(0);
+        let created = data
+            .pointer("/assets/assetsCreated")
+            .and_then(Value::as_u64)
+            .unwrap_or(0);
         Ok(Registered { asset_ids, created })
     }
 
     /// A page of a project's assets (1-based), with optional `filters` as the API takes them.
-    pub async fn list_assets(&self, project: &str, page: u64, limit: u64, filters: &Value) -> Result<Page<Value>, Error> {
-        let mut path = format!("/v2/project/{}/assets?page={page}&limit={limit}", enc(project));
+    pub async fn list_assets(
+        &self,
+        project: &str,
+        page: u64,
+        limit: u64,
+        filters: &Value,
+    ) -> Result<Page<Value>, Error> {
+        let mut path = format!(
+            "/v2/project/{}/assets?page={page}&limit={limit}",
+            enc(project)
+        );
         if !filters.is_null() {
             path.push_str("&filters=");
             path.push_str(&enc(&filters.to_string()));
         }
         let data = self.call(Method::GET, &path, None).await?;
-        Ok(Page { items: Self::field(&data, "assets", "list assets")?, total: Self::field(&data, "total", "list assets")? })
+        Ok(Page {
+            items: Self::field(&data, "assets", "list assets")?,
+            total: Self::field(&data, "total", "list assets")?,
+        })
     }
 }
 
@@ -364,13 +502,20 @@ mod tests {
 
     #[test]
     fn redact_hides_signatures_and_credentials() {
-        assert_eq!(redact("http://u:p@h:1/uploaded-data/a.png?sig=abc&expires=1"), "http://h:1/uploaded-data/a.png?<redacted>");
+        assert_eq!(
+            redact("http://u:p@h:1/uploaded-data/a.png?sig=abc&expires=1"),
+            "http://h:1/uploaded-data/a.png?<redacted>"
+        );
         assert_eq!(redact("http://h/x"), "http://h/x");
     }
 
     #[test]
     fn backoff_grows_and_is_capped() {
-        let p = RetryPolicy { max_retries: 3, base: Duration::from_millis(100), max: Duration::from_millis(400) };
+        let p = RetryPolicy {
+            max_retries: 3,
+            base: Duration::from_millis(100),
+            max: Duration::from_millis(400),
+        };
         for _ in 0..50 {
             assert!((50..=100).contains(&p.backoff(0).as_millis()));
             assert!((200..=400).contains(&p.backoff(5).as_millis()));

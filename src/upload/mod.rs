@@ -18,7 +18,7 @@ pub use tokio_util::sync::CancellationToken;
 pub use client::{redact, BatchInfo, HubClient, Page, ProjectInfo, Registered, RetryPolicy};
 
 use crate::error::{Error, ErrorCode};
-use crate::media::{self, AudioPolicy, Kind, Problem, ProbeConfig, Report, Verdict};
+use crate::media::{self, AudioPolicy, Kind, ProbeConfig, Problem, Report, Verdict};
 use crate::progress::{EventSink, Throttle};
 
 /// What to upload and how.
@@ -66,14 +66,21 @@ pub struct ErrorInfo {
 
 impl From<&Error> for ErrorInfo {
     fn from(e: &Error) -> Self {
-        Self { code: e.code, message: e.message.clone() }
+        Self {
+            code: e.code,
+            message: e.message.clone(),
+        }
     }
 }
 
 /// Events of one upload, cumulative (bytes only go up), serialised as camelCase JSON with an
 /// `event` tag. Every `started` file ends `uploaded` or `failed`; `finished` comes last.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(tag = "event", rename_all = "camelCase", rename_all_fields = "camelCase")]
+#[serde(
+    tag = "event",
+    rename_all = "camelCase",
+    rename_all_fields = "camelCase"
+)]
 pub enum UploadEvent {
     /// The files found, before validation.
     Planned {
@@ -242,14 +249,27 @@ pub fn plan(paths: &[PathBuf]) -> Plan {
     for p in paths {
         match std::fs::metadata(p) {
             Ok(m) if m.is_file() => {
-                let name = p.file_name().map_or_else(|| p.display().to_string(), |n| n.to_string_lossy().into_owned());
-                out.files.push(PlannedFile { path: p.clone(), external_id: name, size: m.len() });
+                let name = p.file_name().map_or_else(
+                    || p.display().to_string(),
+                    |n| n.to_string_lossy().into_owned(),
+                );
+                out.files.push(PlannedFile {
+                    path: p.clone(),
+                    external_id: name,
+                    size: m.len(),
+                });
             }
             Ok(m) if m.is_dir() => walk(p, p, &mut out),
-            Ok(_) => out.skipped.push(Skipped { path: p.clone(), reason: "not a regular file or folder".into() }),
+            Ok(_) => out.skipped.push(Skipped {
+                path: p.clone(),
+                reason: "not a regular file or folder".into(),
+            }),
             Err(e) => out.failed.push(Failed {
                 path: p.clone(),
-                error: ErrorInfo { code: ErrorCode::NotFound, message: format!("cannot read {}: {e}", p.display()) },
+                error: ErrorInfo {
+                    code: ErrorCode::NotFound,
+                    message: format!("cannot read {}: {e}", p.display()),
+                },
             }),
         }
     }
@@ -262,7 +282,10 @@ fn walk(root: &Path, dir: &Path, out: &mut Plan) {
         Err(e) => {
             out.failed.push(Failed {
                 path: dir.to_path_buf(),
-                error: ErrorInfo { code: ErrorCode::NotFound, message: format!("cannot list {}: {e}", dir.display()) },
+                error: ErrorInfo {
+                    code: ErrorCode::NotFound,
+                    message: format!("cannot list {}: {e}", dir.display()),
+                },
             });
             return;
         }
@@ -270,10 +293,17 @@ fn walk(root: &Path, dir: &Path, out: &mut Plan) {
     let mut children: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
     children.sort();
     for child in children {
-        let hidden = child.file_name().is_some_and(|n| n.to_string_lossy().starts_with('.'));
-        let Ok(lmeta) = std::fs::symlink_metadata(&child) else { continue };
+        let hidden = child
+            .file_name()
+            .is_some_and(|n| n.to_string_lossy().starts_with('.'));
+        let Ok(lmeta) = std::fs::symlink_metadata(&child) else {
+            continue;
+        };
         if hidden {
-            out.skipped.push(Skipped { path: child, reason: "hidden file or folder inside a folder".into() });
+            out.skipped.push(Skipped {
+                path: child,
+                reason: "hidden file or folder inside a folder".into(),
+            });
             continue;
         }
         if lmeta.is_dir() {
@@ -283,13 +313,27 @@ fn walk(root: &Path, dir: &Path, out: &mut Plan) {
         match std::fs::metadata(&child) {
             Ok(m) if m.is_file() => {
                 let rel = child.strip_prefix(root).unwrap_or(&child);
-                let external_id = rel.components().map(|c| c.as_os_str().to_string_lossy()).collect::<Vec<_>>().join("/");
-                out.files.push(PlannedFile { path: child, external_id, size: m.len() });
+                let external_id = rel
+                    .components()
+                    .map(|c| c.as_os_str().to_string_lossy())
+                    .collect::<Vec<_>>()
+                    .join("/");
+                out.files.push(PlannedFile {
+                    path: child,
+                    external_id,
+                    size: m.len(),
+                });
             }
-            Ok(_) => out.skipped.push(Skipped { path: child, reason: "not a regular file (a symlink to a folder, a device or a socket)".into() }),
+            Ok(_) => out.skipped.push(Skipped {
+                path: child,
+                reason: "not a regular file (a symlink to a folder, a device or a socket)".into(),
+            }),
             Err(e) => out.failed.push(Failed {
                 path: child.clone(),
-                error: ErrorInfo { code: ErrorCode::NotFound, message: format!("cannot read {}: {e}", child.display()) },
+                error: ErrorInfo {
+                    code: ErrorCode::NotFound,
+                    message: format!("cannot read {}: {e}", child.display()),
+                },
             }),
         }
     }
@@ -302,7 +346,8 @@ fn upload_extension(name: &str) -> Option<String> {
         return Some("nii.gz".into());
     }
     let (stem, ext) = lower.rsplit_once('.')?;
-    (!stem.is_empty() && !ext.is_empty() && ext.chars().all(|c| c.is_ascii_alphanumeric())).then(|| ext.to_owned())
+    (!stem.is_empty() && !ext.is_empty() && ext.chars().all(|c| c.is_ascii_alphanumeric()))
+        .then(|| ext.to_owned())
 }
 
 fn metadata_of(report: &Report) -> Option<Value> {
@@ -347,12 +392,17 @@ struct Run<'a> {
 impl Run<'_> {
     fn fail(&self, path: PathBuf, error: &Error) {
         let info = ErrorInfo::from(error);
-        self.sink.send(UploadEvent::Failed { path: path.clone(), error: info.clone() });
+        self.sink.send(UploadEvent::Failed {
+            path: path.clone(),
+            error: info.clone(),
+        });
         self.lock().failed.push(Failed { path, error: info });
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, UploadSummary> {
-        self.summary.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.summary
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// Converts if asked, reserves, streams the bytes; returns the asset to register.
@@ -360,13 +410,27 @@ impl Run<'_> {
         let Ready { file, report } = ready;
         let _tmp; // keeps a converted WAV alive until it is uploaded
         let (source, ext) = if report.convert_to_wav {
-            let dir = tempfile::tempdir().map_err(|e| Error::with_source(ErrorCode::Internal, "cannot create a temp folder for conversion", e))?;
+            let dir = tempfile::tempdir().map_err(|e| {
+                Error::with_source(
+                    ErrorCode::Internal,
+                    "cannot create a temp folder for conversion",
+                    e,
+                )
+            })?;
             let wav = dir.path().join("converted.wav");
             let (src, dst) = (file.path.clone(), wav.clone());
             tokio::task::spawn_blocking(move || media::audio::convert_to_wav(&src, &dst))
                 .await
-                .map_err(|e| Error::with_source(ErrorCode::Internal, "the conversion task failed", e))?
-                .map_err(|e| Error::with_source(ErrorCode::UnsupportedFormat, format!("cannot convert {} to WAV: {e}", file.path.display()), e))?;
+                .map_err(|e| {
+                    Error::with_source(ErrorCode::Internal, "the conversion task failed", e)
+                })?
+                .map_err(|e| {
+                    Error::with_source(
+                        ErrorCode::UnsupportedFormat,
+                        format!("cannot convert {} to WAV: {e}", file.path.display()),
+                        e,
+                    )
+                })?;
             _tmp = dir;
             (wav, Some("wav".to_owned()))
         } else {
@@ -374,12 +438,21 @@ impl Run<'_> {
         };
         let size = fs_err::tokio::metadata(&source)
             .await
-            .map_err(|e| Error::with_source(ErrorCode::NotFound, format!("cannot read {}", source.display()), e))?
+            .map_err(|e| {
+                Error::with_source(
+                    ErrorCode::NotFound,
+                    format!("cannot read {}", source.display()),
+                    e,
+                )
+            })?
             .len();
         let id = hex::encode(rand::random::<[u8; 16]>());
         let name = ext.map_or_else(|| id.clone(), |e| format!("{id}.{e}"));
         let url = self.client.upload_url(&self.config.project, &name).await?;
-        self.sink.send(UploadEvent::Started { path: file.path.clone(), bytes: size });
+        self.sink.send(UploadEvent::Started {
+            path: file.path.clone(),
+            bytes: size,
+        });
 
         let throttle = Arc::new(Mutex::new((Throttle::new(), 0u64)));
         let (sink, overall, path) = (self.sink, self.overall.clone(), file.path.clone());
@@ -387,7 +460,9 @@ impl Run<'_> {
         let report_progress = {
             let throttle = throttle.clone();
             move |sent: u64, force: bool| {
-                let mut t = throttle.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+                let mut t = throttle
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
                 if sent <= t.1 && !force {
                     return;
                 }
@@ -395,16 +470,25 @@ impl Run<'_> {
                 t.1 = t.1.max(sent);
                 let all = overall.fetch_add(delta, Ordering::Relaxed) + delta;
                 if force || t.0.ready(Instant::now()) {
-                    sink.send(UploadEvent::Progress { path: path.clone(), sent: t.1, total: size, overall_sent: all });
+                    sink.send(UploadEvent::Progress {
+                        path: path.clone(),
+                        sent: t.1,
+                        total: size,
+                        overall_sent: all,
+                    });
                 }
             }
         };
         // The sink is borrowed for the whole run; forward events through a channel so the PUT
         // body (which must be 'static) only holds an owned sender.
         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<u64>();
-        let put = self.client.put_file(&url, &source, Arc::new(move |n| {
-            let _ = tx.send(n);
-        }));
+        let put = self.client.put_file(
+            &url,
+            &source,
+            Arc::new(move |n| {
+                let _ = tx.send(n);
+            }),
+        );
         tokio::pin!(put);
         let result = loop {
             tokio::select! {
@@ -426,7 +510,11 @@ impl Run<'_> {
         if let Some(m) = metadata_of(&report) {
             asset["metadata"] = m;
         }
-        Ok(Pending { path: file.path, external_id: file.external_id, asset })
+        Ok(Pending {
+            path: file.path,
+            external_id: file.external_id,
+            asset,
+        })
     }
 
     async fn register(&self, pending: Vec<Pending>, batches: &[String]) {
@@ -434,15 +522,40 @@ impl Run<'_> {
             return;
         }
         let assets: Vec<Value> = pending.iter().map(|p| p.asset.clone()).collect();
-        match self.client.register(&self.config.project, &assets, batches, true, self.config.priority).await {
+        match self
+            .client
+            .register(
+                &self.config.project,
+                &assets,
+                batches,
+                true,
+                self.config.priority,
+            )
+            .await
+        {
             Ok(reg) if reg.asset_ids.len() == pending.len() => {
                 for (p, id) in pending.into_iter().zip(reg.asset_ids) {
-                    self.sink.send(UploadEvent::Uploaded { path: p.path.clone(), asset_id: id.clone(), external_id: p.external_id.clone() });
-                    self.lock().uploaded.push(Uploaded { path: p.path, asset_id: id, external_id: p.external_id });
+                    self.sink.send(UploadEvent::Uploaded {
+                        path: p.path.clone(),
+                        asset_id: id.clone(),
+                        external_id: p.external_id.clone(),
+                    });
+                    self.lock().uploaded.push(Uploaded {
+                        path: p.path,
+                        asset_id: id,
+                        external_id: p.external_id,
+                    });
                 }
             }
             Ok(reg) => {
-                let e = Error::new(ErrorCode::Internal, format!("the hub registered {} assets for {} files", reg.asset_ids.len(), pending.len()));
+                let e = Error::new(
+                    ErrorCode::Internal,
+                    format!(
+                        "the hub registered {} assets for {} files",
+                        reg.asset_ids.len(),
+                        pending.len()
+                    ),
+                );
                 for p in pending {
                     self.fail(p.path, &e);
                 }
@@ -496,18 +609,35 @@ pub async fn upload(
     let planned = tokio::task::spawn_blocking(move || plan(&paths_owned))
         .await
         .map_err(|e| Error::with_source(ErrorCode::Internal, "planning failed", e))?;
-    sink.send(UploadEvent::Planned { files: planned.files.len(), bytes: planned.files.iter().map(|f| f.size).sum() });
-    let run = Run { client, config, sink, overall: Arc::new(AtomicU64::new(0)), summary: Mutex::new(UploadSummary::default()) };
+    sink.send(UploadEvent::Planned {
+        files: planned.files.len(),
+        bytes: planned.files.iter().map(|f| f.size).sum(),
+    });
+    let run = Run {
+        client,
+        config,
+        sink,
+        overall: Arc::new(AtomicU64::new(0)),
+        summary: Mutex::new(UploadSummary::default()),
+    };
     for s in planned.skipped {
-        sink.send(UploadEvent::Skipped { path: s.path.clone(), reason: s.reason.clone() });
+        sink.send(UploadEvent::Skipped {
+            path: s.path.clone(),
+            reason: s.reason.clone(),
+        });
         run.lock().skipped.push(s);
     }
     for f in planned.failed {
-        sink.send(UploadEvent::Failed { path: f.path.clone(), error: f.error.clone() });
+        sink.send(UploadEvent::Failed {
+            path: f.path.clone(),
+            error: f.error.clone(),
+        });
         run.lock().failed.push(f);
     }
 
-    let probe_config = ProbeConfig { audio: config.audio };
+    let probe_config = ProbeConfig {
+        audio: config.audio,
+    };
     let probes = futures::stream::iter(planned.files.into_iter().map(|file| {
         let cfg = probe_config.clone();
         async move {
@@ -526,14 +656,27 @@ pub async fn upload(
             let report = match report {
                 Ok(r) => r,
                 Err(e) => {
-                    run_ref.fail(file.path, &Error::with_source(ErrorCode::Internal, "validation panicked", e));
+                    run_ref.fail(
+                        file.path,
+                        &Error::with_source(ErrorCode::Internal, "validation panicked", e),
+                    );
                     return None;
                 }
             };
-            run_ref.sink.send(UploadEvent::Probed { path: file.path.clone(), kind: report.kind, verdict: report.verdict });
+            run_ref.sink.send(UploadEvent::Probed {
+                path: file.path.clone(),
+                kind: report.kind,
+                verdict: report.verdict,
+            });
             if report.verdict == Verdict::Reject {
-                run_ref.sink.send(UploadEvent::Rejected { path: file.path.clone(), problems: report.problems.clone() });
-                run_ref.lock().rejected.push(Rejected { path: file.path, problems: report.problems });
+                run_ref.sink.send(UploadEvent::Rejected {
+                    path: file.path.clone(),
+                    problems: report.problems.clone(),
+                });
+                run_ref.lock().rejected.push(Rejected {
+                    path: file.path,
+                    problems: report.problems,
+                });
                 return None;
             }
             Some(Ready { file, report })
@@ -571,6 +714,28 @@ pub async fn upload(
     Ok(summary)
 }
 
+/// The name of the project local mode uses when none is chosen.
+pub const DEFAULT_PROJECT_NAME: &str = "Default project";
+
+/// The hub's project named [`DEFAULT_PROJECT_NAME`], created if there is none, so a first-time
+/// user can upload before making any choice.
+pub async fn default_project(client: &HubClient) -> Result<ProjectInfo, Error> {
+    let mut page = 1;
+    loop {
+        let got = client.list_projects(page, 100).await?;
+        if let Some(p) = got.items.iter().find(|p| p.name == DEFAULT_PROJECT_NAME) {
+            return Ok(p.clone());
+        }
+        if got.items.is_empty() || page * 100 >= got.total {
+            break;
+        }
+        page += 1;
+    }
+    client
+        .create_project(DEFAULT_PROJECT_NAME, "Created on first use")
+        .await
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -601,24 +766,4 @@ mod tests {
         assert_eq!(p.failed.len(), 1);
         assert_eq!(p.failed[0].error.code, ErrorCode::NotFound);
     }
-}
-
-/// The name of the project local mode uses when none is chosen.
-pub const DEFAULT_PROJECT_NAME: &str = "Default project";
-
-/// The hub's project named [`DEFAULT_PROJECT_NAME`], created if there is none, so a first-time
-/// user can upload before making any choice.
-pub async fn default_project(client: &HubClient) -> Result<ProjectInfo, Error> {
-    let mut page = 1;
-    loop {
-        let got = client.list_projects(page, 100).await?;
-        if let Some(p) = got.items.iter().find(|p| p.name == DEFAULT_PROJECT_NAME) {
-            return Ok(p.clone());
-        }
-        if got.items.is_empty() || page * 100 >= got.total {
-            break;
-        }
-        page += 1;
-    }
-    client.create_project(DEFAULT_PROJECT_NAME, "Created on first use").await
 }

@@ -27,8 +27,17 @@ impl Recorder {
     /// started file ends uploaded or failed, exactly once; progress never passes a file's size.
     pub fn assert_invariants(&self) {
         let ev = self.events();
-        assert!(matches!(ev.last(), Some(UploadEvent::Finished { .. })), "finished must come last: {:?}", ev.last());
-        assert_eq!(ev.iter().filter(|e| matches!(e, UploadEvent::Finished { .. })).count(), 1);
+        assert!(
+            matches!(ev.last(), Some(UploadEvent::Finished { .. })),
+            "finished must come last: {:?}",
+            ev.last()
+        );
+        assert_eq!(
+            ev.iter()
+                .filter(|e| matches!(e, UploadEvent::Finished { .. }))
+                .count(),
+            1
+        );
         let mut started: HashMap<PathBuf, u64> = HashMap::new();
         let mut sent: HashMap<PathBuf, u64> = HashMap::new();
         let mut ended: HashMap<PathBuf, usize> = HashMap::new();
@@ -36,10 +45,23 @@ impl Recorder {
         for e in &ev {
             match e {
                 UploadEvent::Started { path, bytes } => {
-                    assert!(started.insert(path.clone(), *bytes).is_none(), "{} started twice", path.display());
+                    assert!(
+                        started.insert(path.clone(), *bytes).is_none(),
+                        "{} started twice",
+                        path.display()
+                    );
                 }
-                UploadEvent::Progress { path, sent: s, total, overall_sent } => {
-                    assert!(started.contains_key(path), "progress before start for {}", path.display());
+                UploadEvent::Progress {
+                    path,
+                    sent: s,
+                    total,
+                    overall_sent,
+                } => {
+                    assert!(
+                        started.contains_key(path),
+                        "progress before start for {}",
+                        path.display()
+                    );
                     let prev = sent.insert(path.clone(), *s).unwrap_or(0);
                     assert!(*s >= prev, "bytes went down for {}", path.display());
                     assert!(s <= total, "sent past the size for {}", path.display());
@@ -53,7 +75,12 @@ impl Recorder {
             }
         }
         for (path, size) in &started {
-            assert_eq!(ended.get(path), Some(&1), "{} started but did not end exactly once", path.display());
+            assert_eq!(
+                ended.get(path),
+                Some(&1),
+                "{} started but did not end exactly once",
+                path.display()
+            );
             if let Some(s) = sent.get(path) {
                 assert!(s <= size);
             }

@@ -11,12 +11,21 @@ use std::sync::{Mutex, OnceLock};
 /// run never leaves half a fixture set behind.
 pub fn generated(script: &str) -> PathBuf {
     static LOCK: OnceLock<Mutex<()>> = OnceLock::new();
-    let _guard = LOCK.get_or_init(|| Mutex::new(())).lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data").join(script);
+    let _guard = LOCK
+        .get_or_init(|| Mutex::new(()))
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let src = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data")
+        .join(script);
     let text = std::fs::read(&src).unwrap_or_else(|e| panic!("read {}: {e}", src.display()));
     let hash = blake3::hash(&text).to_hex();
     let base = Path::new(env!("CARGO_TARGET_TMPDIR")).join("fixtures");
-    let out = base.join(format!("{}-{}", script.trim_end_matches(".sh"), &hash[..16]));
+    let out = base.join(format!(
+        "{}-{}",
+        script.trim_end_matches(".sh"),
+        &hash[..16]
+    ));
     if out.is_dir() {
         return out;
     }
@@ -29,7 +38,11 @@ pub fn generated(script: &str) -> PathBuf {
         .arg(&tmp)
         .status()
         .unwrap_or_else(|e| panic!("run {}: {e}", src.display()));
-    assert!(status.success(), "{} failed ({status}); are lame, ffmpeg, sox, opus-tools, vorbis-tools and flac installed?", src.display());
+    assert!(
+        status.success(),
+        "{} failed ({status}); are lame, ffmpeg, sox, opus-tools, vorbis-tools and flac installed?",
+        src.display()
+    );
     std::fs::rename(&tmp, &out).expect("move fixtures into place");
     out
 }

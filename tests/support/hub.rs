@@ -45,9 +45,16 @@ impl ServeProcess {
         let url = first
             .trim()
             .strip_prefix("listening on ")
-            .unwrap_or_else(|| panic!("first line of serve must be `listening on URL`, got {first:?}"))
+            .unwrap_or_else(|| {
+                panic!("first line of serve must be `listening on URL`, got {first:?}")
+            })
             .to_owned();
-        Self { child, url, key: key.to_owned(), root: root.to_path_buf() }
+        Self {
+            child,
+            url,
+            key: key.to_owned(),
+            root: root.to_path_buf(),
+        }
     }
 
     /// Kills the process the hard way (SIGKILL) and waits for it.
@@ -65,15 +72,25 @@ impl Drop for ServeProcess {
 
 /// Starts the hub in-process on 127.0.0.1:0 with `config`.
 pub async fn in_process(config: HubConfig) -> RunningHub {
-    hub::start(config, "127.0.0.1:0".parse().expect("addr")).await.expect("start hub")
+    hub::start(config, "127.0.0.1:0".parse().expect("addr"))
+        .await
+        .expect("start hub")
 }
 
 /// The blob file on disk behind an asset's `data` URL of hub `url` rooted at `root`.
 pub fn blob_file(root: &Path, url: &str, data: &str) -> PathBuf {
-    let rest = data.strip_prefix(url).expect("data URL on this hub").trim_start_matches('/');
+    let rest = data
+        .strip_prefix(url)
+        .expect("data URL on this hub")
+        .trim_start_matches('/');
     let mut p = root.to_path_buf();
     for part in rest.split('/') {
-        p.push(percent_encoding::percent_decode_str(part).decode_utf8().expect("utf8").as_ref());
+        p.push(
+            percent_encoding::percent_decode_str(part)
+                .decode_utf8()
+                .expect("utf8")
+                .as_ref(),
+        );
     }
     p
 }

@@ -17,7 +17,11 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use serde_json::json;
 
 #[derive(Parser)]
-#[command(name = "assetdrop", version, about = "Import assets into annotation projects (Ango Hub's import API)")]
+#[command(
+    name = "assetdrop",
+    version,
+    about = "Import assets into annotation projects (Ango Hub's import API)"
+)]
 struct Cli {
     #[command(flatten)]
     target: Target,
@@ -192,14 +196,26 @@ struct Session {
 impl Session {
     async fn open(target: &Target) -> anyhow::Result<Self> {
         if let Some(url) = &target.hub {
-            let key = target.api_key.as_deref().context("--hub needs --api-key (or ASSETDROP_API_KEY)")?;
-            return Ok(Self { client: HubClient::new(url, key)?, embedded: None });
+            let key = target
+                .api_key
+                .as_deref()
+                .context("--hub needs --api-key (or ASSETDROP_API_KEY)")?;
+            return Ok(Self {
+                client: HubClient::new(url, key)?,
+                embedded: None,
+            });
         }
         let root = root_dir(target)?;
-        let config = HubConfig { api_key: target.api_key.clone(), ..HubConfig::new(root) };
+        let config = HubConfig {
+            api_key: target.api_key.clone(),
+            ..HubConfig::new(root)
+        };
         let running = hub::start(config, SocketAddr::from(([127, 0, 0, 1], 0))).await?;
         let client = HubClient::new(&running.url, &running.api_key)?;
-        Ok(Self { client, embedded: Some(running) })
+        Ok(Self {
+            client,
+            embedded: Some(running),
+        })
     }
 
     async fn close(self) -> anyhow::Result<()> {
@@ -214,17 +230,24 @@ fn root_dir(target: &Target) -> anyhow::Result<PathBuf> {
     if let Some(r) = &target.root {
         return Ok(r.clone());
     }
-    let dirs = directories::ProjectDirs::from("", "", "assetdrop").context("cannot find the OS data folder; pass --root DIR")?;
+    let dirs = directories::ProjectDirs::from("", "", "assetdrop")
+        .context("cannot find the OS data folder; pass --root DIR")?;
     Ok(dirs.data_dir().to_path_buf())
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("ASSETDROP_LOG").unwrap_or_else(|_| "warn".into()))
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("ASSETDROP_LOG")
+                .unwrap_or_else(|_| "warn".into()),
+        )
         .with_writer(std::io::stderr)
         .init();
-    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the runtime: {e}");
@@ -264,7 +287,11 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                         }
                         page += 1;
                     }
-                    let text = all.iter().map(|p| format!("{}  {}", p.id, p.name)).collect::<Vec<_>>().join("\n");
+                    let text = all
+                        .iter()
+                        .map(|p| format!("{}  {}", p.id, p.name))
+                        .collect::<Vec<_>>()
+                        .join("\n");
                     render::value(json_out, &json!(all), &text)
                 }
             };
@@ -277,11 +304,21 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             for n in &names {
                 made.push(s.client.create_batch(&project, n).await?);
             }
-            let text = made.iter().map(|b| format!("{}  {}", b.id, b.name)).collect::<Vec<_>>().join("\n");
+            let text = made
+                .iter()
+                .map(|b| format!("{}  {}", b.id, b.name))
+                .collect::<Vec<_>>()
+                .join("\n");
             s.close().await?;
             render::value(json_out, &json!(made), &text)
         }
-        Command::Assets(AssetsCmd::List { project, page, limit, external_id, batches }) => {
+        Command::Assets(AssetsCmd::List {
+            project,
+            page,
+            limit,
+            external_id,
+            batches,
+        }) => {
             let s = Session::open(&cli.target).await?;
             let mut filters = serde_json::Map::new();
             if let Some(e) = external_id {
@@ -290,11 +327,22 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             if !batches.is_empty() {
                 filters.insert("batches".into(), json!(batches));
             }
-            let filters = if filters.is_empty() { serde_json::Value::Null } else { serde_json::Value::Object(filters) };
-            let got = s.client.list_assets(&project, page, limit, &filters).await?;
+            let filters = if filters.is_empty() {
+                serde_json::Value::Null
+            } else {
+                serde_json::Value::Object(filters)
+            };
+            let got = s
+                .client
+                .list_assets(&project, page, limit, &filters)
+                .await?;
             s.close().await?;
             let text = render::assets_table(&got.items, got.total);
-            render::value(json_out, &json!({"assets": got.items, "total": got.total}), &text)
+            render::value(
+                json_out,
+                &json!({"assets": got.items, "total": got.total}),
+                &text,
+            )
         }
         Command::Upload(a) => upload_cmd(&cli.target, a, json_out).await,
     }
@@ -318,9 +366,18 @@ async fn serve(target: &Target, a: ServeArgs) -> anyhow::Result<ExitCode> {
     let mut out = std::io::stdout().lock();
     let _ = writeln!(out, "listening on {}", running.url);
     if running.key_generated {
-        let _ = writeln!(out, "api key: {} (generated; stored in {})", running.api_key, root.join(".hub/api-key").display());
+        let _ = writeln!(
+            out,
+            "api key: {} (generated; stored in {})",
+            running.api_key,
+            root.join(".hub/api-key").display()
+        );
     } else if target.api_key.is_none() {
-        let _ = writeln!(out, "api key: stored in {}", root.join(".hub/api-key").display());
+        let _ = writeln!(
+            out,
+            "api key: stored in {}",
+            root.join(".hub/api-key").display()
+        );
     }
     let _ = writeln!(out, "root: {}", root.display());
     let _ = out.flush();
@@ -331,9 +388,17 @@ async fn serve(target: &Target, a: ServeArgs) -> anyhow::Result<ExitCode> {
 
 async fn probe(a: &ProbeArgs, json_out: bool) -> anyhow::Result<ExitCode> {
     let planned = upload::plan(&a.paths);
-    let config = ProbeConfig { audio: a.audio.into() };
+    let config = ProbeConfig {
+        audio: a.audio.into(),
+    };
     let files: Vec<PathBuf> = planned.files.iter().map(|f| f.path.clone()).collect();
-    let reports = tokio::task::spawn_blocking(move || files.iter().map(|p| media::probe_with(p, &config)).collect::<Vec<_>>()).await?;
+    let reports = tokio::task::spawn_blocking(move || {
+        files
+            .iter()
+            .map(|p| media::probe_with(p, &config))
+            .collect::<Vec<_>>()
+    })
+    .await?;
     let bad = reports.iter().any(|r| r.verdict == Verdict::Reject) || !planned.failed.is_empty();
     if json_out {
         println!("{}", serde_json::to_string_pretty(&reports)?);
@@ -343,7 +408,11 @@ async fn probe(a: &ProbeArgs, json_out: bool) -> anyhow::Result<ExitCode> {
     for f in &planned.failed {
         eprintln!("error: {}", f.error.message);
     }
-    Ok(if bad { ExitCode::from(1) } else { ExitCode::SUCCESS })
+    Ok(if bad {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 async fn upload_cmd(target: &Target, a: UploadArgs, json_out: bool) -> anyhow::Result<ExitCode> {
@@ -378,5 +447,9 @@ async fn upload_cmd(target: &Target, a: UploadArgs, json_out: bool) -> anyhow::R
     } else {
         print!("{}", render::upload_summary(&summary, &project));
     }
-    Ok(if summary.all_imported() { ExitCode::SUCCESS } else { ExitCode::from(1) })
+    Ok(if summary.all_imported() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
 }

@@ -32,8 +32,18 @@ pub fn assets_table(assets: &[Value], total: u64) -> String {
     let mut out = String::new();
     for a in assets {
         let s = |k: &str| a.get(k).and_then(Value::as_str).unwrap_or("").to_owned();
-        let batches = a.get("batches").and_then(Value::as_array).map_or(0, Vec::len);
-        let _ = writeln!(out, "{}  {:<8} {:<40} batches:{batches}  {}", s("_id"), s("kind"), s("externalId"), s("createdAt"));
+        let batches = a
+            .get("batches")
+            .and_then(Value::as_array)
+            .map_or(0, Vec::len);
+        let _ = writeln!(
+            out,
+            "{}  {:<8} {:<40} batches:{batches}  {}",
+            s("_id"),
+            s("kind"),
+            s("externalId"),
+            s("createdAt")
+        );
     }
     let _ = write!(out, "{} of {total} assets", assets.len());
     out
@@ -76,7 +86,11 @@ pub fn probe_table(reports: &[Report]) -> String {
 /// The end-of-upload summary as text.
 pub fn upload_summary(s: &UploadSummary, project: &str) -> String {
     let mut out = String::new();
-    let _ = writeln!(out, "{} uploaded into project {project}", plural(s.uploaded.len(), "file"));
+    let _ = writeln!(
+        out,
+        "{} uploaded into project {project}",
+        plural(s.uploaded.len(), "file")
+    );
     if !s.skipped.is_empty() {
         let _ = writeln!(out, "{} skipped:", plural(s.skipped.len(), "path"));
         for k in &s.skipped {
@@ -117,14 +131,24 @@ pub struct Bars {
 
 impl Bars {
     pub fn new(enabled: bool) -> Self {
-        let target = if enabled && std::io::stderr().is_terminal() { ProgressDrawTarget::stderr() } else { ProgressDrawTarget::hidden() };
+        let target = if enabled && std::io::stderr().is_terminal() {
+            ProgressDrawTarget::stderr()
+        } else {
+            ProgressDrawTarget::hidden()
+        };
         let multi = MultiProgress::with_draw_target(target);
         let overall = multi.add(ProgressBar::new(0));
         overall.set_style(
-            ProgressStyle::with_template("{bar:30} {bytes}/{total_bytes} {bytes_per_sec} eta {eta} {msg}")
-                .unwrap_or_else(|_| ProgressStyle::default_bar()),
+            ProgressStyle::with_template(
+                "{bar:30} {bytes}/{total_bytes} {bytes_per_sec} eta {eta} {msg}",
+            )
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
         );
-        Self { multi, overall, files: Mutex::new(HashMap::new()) }
+        Self {
+            multi,
+            overall,
+            files: Mutex::new(HashMap::new()),
+        }
     }
 
     pub fn finish(&self) {
@@ -132,7 +156,9 @@ impl Bars {
     }
 
     fn files(&self) -> std::sync::MutexGuard<'_, HashMap<PathBuf, ProgressBar>> {
-        self.files.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.files
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 }
 
@@ -145,11 +171,19 @@ impl EventSink<UploadEvent> for Bars {
             }
             UploadEvent::Started { path, bytes } => {
                 let bar = self.multi.add(ProgressBar::new(bytes));
-                bar.set_style(ProgressStyle::with_template("  {bar:20} {bytes:>10} {wide_msg}").unwrap_or_else(|_| ProgressStyle::default_bar()));
+                bar.set_style(
+                    ProgressStyle::with_template("  {bar:20} {bytes:>10} {wide_msg}")
+                        .unwrap_or_else(|_| ProgressStyle::default_bar()),
+                );
                 bar.set_message(path.display().to_string());
                 self.files().insert(path, bar);
             }
-            UploadEvent::Progress { path, sent, overall_sent, .. } => {
+            UploadEvent::Progress {
+                path,
+                sent,
+                overall_sent,
+                ..
+            } => {
                 if let Some(b) = self.files().get(&path) {
                     b.set_position(sent);
                 }
@@ -162,9 +196,13 @@ impl EventSink<UploadEvent> for Bars {
             }
             UploadEvent::Rejected { path, problems } => {
                 let why: Vec<&str> = problems.iter().map(|p| p.message.as_str()).collect();
-                let _ = self.multi.println(format!("rejected {}: {}", path.display(), why.join("; ")));
+                let _ =
+                    self.multi
+                        .println(format!("rejected {}: {}", path.display(), why.join("; ")));
             }
-            UploadEvent::Finished { bytes, .. } => self.overall.set_message(format!("done, {}", human_bytes(bytes))),
+            UploadEvent::Finished { bytes, .. } => self
+                .overall
+                .set_message(format!("done, {}", human_bytes(bytes))),
             UploadEvent::Probed { .. } | UploadEvent::Skipped { .. } => {}
         }
     }

@@ -197,9 +197,12 @@ fn decode_into_wav(
         Some(p) if !p.as_os_str().is_empty() => p,
         _ => Path::new("."),
     };
-    let tmp = tempfile::Builder::new()
-        .prefix(".assetdrop-")
-        .suffix(".wav.part")
+    let mut builder = tempfile::Builder::new();
+    builder.prefix(".assetdrop-").suffix(".wav.part");
+    // An ordinary file once renamed (temp files default to owner-only); the umask still applies.
+    #[cfg(unix)]
+    builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o644));
+    let tmp = builder
         .tempfile_in(dir)
         .map_err(|source| AudioError::TempFile {
             path: dst.to_path_buf(),
