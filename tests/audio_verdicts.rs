@@ -358,6 +358,37 @@ fn joined_cbr_parts_are_named_as_such() {
 }
 
 #[test]
+fn parts_at_different_sample_rates_are_variable_not_junk() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut bytes = fs::read(fixture("mp3_lame_cbr128_notag.mp3")).expect("read");
+    bytes.extend(fs::read(fixture("mp3_lame_mpeg2_cbr64_info.mp3")).expect("read"));
+    let path = dir.path().join("44k_then_22k.mp3");
+    fs::write(&path, bytes).expect("write");
+    let p = audio::probe(&path);
+    assert_eq!(mode(&p), Some(Variable));
+    assert_eq!(
+        p.detail.junk_bytes, 0,
+        "the second part is frames, not junk"
+    );
+    // 78 + 79 audio frames, plus the second part's Info frame, which is silence mid-stream.
+    assert_eq!(frames(&p), 78 + 79 + 1);
+    let want = 78.0 * MP3_FRAME + 80.0 * 576.0 / 22_050.0;
+    assert!(
+        (duration(&p) - want).abs() < 1e-9,
+        "{} vs {want}",
+        duration(&p)
+    );
+    assert!(
+        p.problems[0].message.contains("22050 and 44100 Hz"),
+        "{}",
+        p.problems[0].message
+    );
+    assert!(!p.convertible, "one WAV cannot hold two sample rates");
+    let err = convert_to_wav(&path, &dir.path().join("out.wav")).expect_err("not convertible");
+    assert!(matches!(err, AudioError::NotConvertible { .. }), "{err:?}");
+}
+
+#[test]
 fn one_odd_frame_anywhere_makes_it_variable() {
     let p = probe("mp3_one_odd_frame_cbr128.mp3");
     assert_eq!(

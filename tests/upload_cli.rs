@@ -208,6 +208,10 @@ fn upload_every_kind_and_reject_the_bad_ones() {
     );
     assert_eq!(by_id["tone.mp3"]["kind"], "audio");
     assert_eq!(by_id["doc.pdf"]["kind"], "pdf");
+    assert_eq!(by_id["readme.md"]["kind"], "markdown");
+    assert_eq!(by_id["page.html"]["kind"], "html");
+    assert_eq!(by_id["notes.txt"]["kind"], "text");
+    assert_eq!(by_id["scan.dcm"]["kind"], "dicom");
     assert_eq!(by_id["volume.nii.gz"]["kind"], "nifti");
     assert!(
         by_id["volume.nii.gz"]["data"]

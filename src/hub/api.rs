@@ -587,7 +587,7 @@ async fn put_blob(
         .await
         .map_err(|e| ApiError::internal("blob storage", &e))?;
     let hash = hasher.finalize().to_hex().to_string();
-    let kind = crate::media::sniff_bytes(&head).map(|f| f.kind().as_str());
+    let kind = crate::media::sniff_named(&name, &head).map(|f| f.kind().as_str());
     let s = st.clone();
     blocking(move || s.catalog.complete_reservation(&key, size, &hash, kind)).await?;
     Ok(StatusCode::OK.into_response())

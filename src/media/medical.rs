@@ -15,6 +15,8 @@ use super::{Problem, ProblemCode};
 /// Compressed data up to this size is inflated in full (streaming, bounded memory) to measure
 /// it; beyond it only the gzip size trailer is consulted, so a huge volume is never read whole.
 const MAX_INFLATE: u64 = 64 << 20;
+/// Nor is more than this unpacked: beyond it the trailer is consulted too.
+const MAX_INFLATED: u64 = 1 << 30;
 /// The longest NRRD header read.
 const MAX_NRRD_HEADER: usize = 64 * 1024;
 /// Most DICOM elements walked, and the deepest nesting of sequences followed.
@@ -231,7 +233,7 @@ fn cut_dicom(detail: &str) -> Problem {
 
 /// What the compressed data at `start` unpacks to.
 enum Inflated {
-    /// Its full length, measured.
+    /// Its length, measured up to the length needed.
     Measured(u64),
     /// Too large to measure: the size trailer of the last gzip member (length mod 2^32).
     Trailer(u32),
@@ -239,17 +241,22 @@ enum Inflated {
     Broken(String),
 }
 
-fn inflated_len<R: Read + Seek>(src: &mut Source<R>, start: u64) -> io::Result<Inflated> {
+fn inflated_len<R: Read + Seek>(
+    src: &mut Source<R>,
+    start: u64,
+    need: u64,
+) -> io::Result<Inflated> {
     let compressed = src.len().saturating_sub(start);
-    if compressed > MAX_INFLATE {
+    if compressed > MAX_INFLATE || need > MAX_INFLATED {
         let tail = src.tail(4)?;
         return Ok(Inflated::Trailer(
             take(tail, 0).map_or(0, u32::from_le_bytes),
         ));
     }
     let mut reader = src.reader(start);
+    // Never unpack more than needed: a small file can unpack to gigabytes.
     let result = io::copy(
-        &mut flate2::read::MultiGzDecoder::new(&mut reader),
+        &mut flate2::read::MultiGzDecoder::new(&mut reader).take(need),
         &mut io::sink(),
     );
     if let Some(e) = reader.failed.take() {
@@ -268,7 +275,7 @@ fn check_gzip<R: Read + Seek>(
     need: u64,
     what: &str,
 ) -> io::Result<Option<Problem>> {
-    Ok(match inflated_len(src, start)? {
+    Ok(match inflated_len(src, start, need)? {
         Inflated::Measured(n) if n < need => Some(truncated(format!(
             "the compressed data unpacks to {n} bytes but {what} needs {need}: the file was cut short; export or download it again"
         ))),

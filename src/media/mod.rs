@@ -234,3 +234,10 @@ pub struct Report {
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub convert_to_wav: bool,
 }
+
+/// The format of content whose file name is `name`: content decides, and the name only chooses
+/// within a family content cannot split (txt/md/html, MP4/MOV, WebM/MKV). The hub uses this on
+/// the first bytes of an upload.
+pub fn sniff_named(name: &str, head: &[u8]) -> Option<Format> {
+    sniff::identify(std::path::Path::new(name), head).format
+}

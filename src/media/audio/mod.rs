@@ -291,7 +291,8 @@ fn from_scan(scan: &mp3::Mp3Scan, container: &str, label: &str) -> AudioProbe {
         ));
     }
     let mut not_convertible_because = None;
-    let mode = if scan.is_constant() || (scan.bitrates.len() == 1 && scan.is_free_format()) {
+    let free_only = scan.bitrates.len() == 1 && scan.is_free_format() && scan.stream_changes == 0;
+    let mode = if scan.is_constant() || free_only {
         BitrateMode::Constant
     } else {
         BitrateMode::Variable
@@ -324,6 +325,22 @@ fn from_scan(scan: &mp3::Mp3Scan, container: &str, label: &str) -> AudioProbe {
                 ),
             ));
         }
+    } else if scan.stream_changes > 0 {
+        let rates: Vec<String> = scan.samples_by_rate.keys().map(u32::to_string).collect();
+        let s = if scan.stream_changes == 1 { "" } else { "s" };
+        not_convertible_because = Some(
+            "its sample rate changes partway, and one WAV file cannot hold that; split it at the change first"
+                .to_owned(),
+        );
+        problems.push(Problem::error(
+            ProblemCode::VariableBitrate,
+            format!(
+                "{label} made of parts with different sample rates or MPEG versions ({} Hz, {} change{s}), \
+                 as when different files are joined: annotation timings would drift",
+                list_and(&rates),
+                scan.stream_changes
+            ),
+        ));
     } else if mode == BitrateMode::Variable {
         let mut fact = mpeg_variable_fact(label, &scan.bitrates, scan.changes, scan.looks_joined());
         if scan

@@ -350,6 +350,10 @@ pub(crate) struct Mp3Scan {
     pub frames: u64,
     /// Samples per channel over all audio frames.
     pub samples: u64,
+    /// Sample rate → samples per channel at it.
+    pub samples_by_rate: BTreeMap<u32, u64>,
+    /// Times the stream's sample rate, MPEG version or layer changes (joined files).
+    pub stream_changes: u64,
     /// Bytes of all audio frames.
     pub audio_bytes: u64,
     /// kb/s → frame count (0 = free format).
@@ -384,9 +388,9 @@ impl Mp3Scan {
         self.bitrates.contains_key(&0)
     }
 
-    /// One distinct, non-free bitrate.
+    /// One distinct, non-free bitrate, and one stream throughout.
     pub fn is_constant(&self) -> bool {
-        self.bitrates.len() == 1 && !self.is_free_format()
+        self.bitrates.len() == 1 && !self.is_free_format() && self.stream_changes == 0
     }
 
     /// Few bitrate changes over many frames: several CBR parts joined (only improves the message).
@@ -399,8 +403,12 @@ impl Mp3Scan {
 
     /// Seconds from the frame count: samples / sample rate.
     pub fn duration_seconds(&self) -> Option<f64> {
-        let h = self.first?;
-        (self.frames > 0).then(|| self.samples as f64 / f64::from(h.sample_rate))
+        (self.frames > 0).then(|| {
+            self.samples_by_rate
+                .iter()
+                .map(|(rate, n)| *n as f64 / f64::from(*rate))
+                .sum()
+        })
     }
 
     /// Where a decoder should start: at the tag frame when its frame count matches the frames
@@ -596,6 +604,7 @@ pub(crate) fn walk<R: Read + Seek>(src: R, start: u64, end: u64) -> io::Result<M
     let mut pos = start;
     let mut synced = false;
     let mut prev_index: Option<u8> = None;
+    let mut prev: Option<FrameHeader> = None;
     while pos < w.end() {
         let mut head = [0u8; 16];
         let got = {
@@ -605,18 +614,17 @@ pub(crate) fn walk<R: Read + Seek>(src: R, start: u64, end: u64) -> io::Result<M
         };
         if got >= 4 {
             if let Some(h) = FrameHeader::parse([head[0], head[1], head[2], head[3]]) {
-                let fits = scan.first.is_none_or(|f| f.same_stream(&h));
-                let nominal = match (fits, h.frame_len()) {
-                    (false, _) => None,
-                    (true, Some(_)) => Some(0),
-                    (true, None) => match scan.free_format_len {
-                        Some(n) => Some(n),
-                        None => find_free_len(&mut w, pos, &h)?,
-                    },
+                // A frame of another stream (sample rate, version, layer) is taken only when
+                // the frame after it confirms it: joined files, not a damaged header.
+                let same = prev.is_none_or(|p| p.same_stream(&h));
+                let nominal = match (h.frame_len(), scan.free_format_len) {
+                    (Some(_), _) => Some(0),
+                    (None, Some(n)) if same => Some(n),
+                    (None, _) => find_free_len(&mut w, pos, &h)?,
                 };
                 if let Some(nominal) = nominal {
                     let len = h.frame_len().unwrap_or(nominal + h.pad_bytes());
-                    if synced || confirmed(&mut w, pos, len, &h, scan.first.is_some())? {
+                    if (synced && same) || confirmed(&mut w, pos, len, &h, scan.first.is_some())? {
                         let frame_end = pos + u64::from(len);
                         if frame_end > w.end() {
                             scan.cut = Some(Cut {
@@ -629,6 +637,10 @@ pub(crate) fn walk<R: Read + Seek>(src: R, start: u64, end: u64) -> io::Result<M
                         if h.bitrate_index == 0 {
                             scan.free_format_len = Some(nominal);
                         }
+                        if !same {
+                            scan.stream_changes += 1;
+                        }
+                        prev = Some(h);
                         if scan.first.is_none() {
                             scan.first = Some(h);
                             scan.audio_start = pos;
@@ -646,6 +658,8 @@ pub(crate) fn walk<R: Read + Seek>(src: R, start: u64, end: u64) -> io::Result<M
                         }
                         scan.frames += 1;
                         scan.samples += u64::from(h.samples());
+                        *scan.samples_by_rate.entry(h.sample_rate).or_insert(0) +=
+                            u64::from(h.samples());
                         scan.audio_bytes += u64::from(len);
                         let kbps = if h.bitrate_index == 0 {
                             0
@@ -949,6 +963,31 @@ mod tests {
         ape.extend([0u8; 24]);
         let a = scan(&ape);
         assert_eq!((a.frames, a.tail, a.junk_bytes), (10, Some(Tail::Ape), 0));
+    }
+
+    #[test]
+    fn a_sample_rate_change_is_a_new_stream_not_junk() {
+        let mut bytes = stream(&[9; 30]);
+        for _ in 0..20 {
+            // 48 kHz, 128 kb/s: 144·128000/48000 = 384 bytes.
+            let mut f = vec![0u8; 384];
+            f[..4].copy_from_slice(&[0xFF, 0xFB, 0x94, 0x64]);
+            bytes.extend(f);
+        }
+        let s = scan(&bytes);
+        assert_eq!((s.frames, s.junk_bytes, s.stream_changes), (50, 0, 1));
+        assert!(!s.is_constant(), "one bitrate, but two streams");
+        let secs = s.duration_seconds().expect("duration");
+        assert!((secs - (30.0 * 1152.0 / 44_100.0 + 20.0 * 1152.0 / 48_000.0)).abs() < 1e-9);
+
+        // One damaged header (sample-rate bits flipped) is junk, not a change.
+        let mut damaged = stream(&[9; 30]);
+        let tenth: usize = (0..10).map(|i| 417 + usize::from(i % 3 == 1)).sum();
+        damaged[tenth + 2] |= 0x04;
+        let d = scan(&damaged);
+        assert_eq!((d.stream_changes, d.frames), (0, 29));
+        assert!(d.junk_bytes >= 417);
+        assert!(d.is_constant());
     }
 
     #[test]
