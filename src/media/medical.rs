@@ -963,9 +963,15 @@ mod tests {
         let noise: Vec<u8> = (0u32..5000)
             .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
             .collect();
-        let mut cut_gz = gzip(&[good.clone(), noise].concat());
+        let noisy = [nifti1(&[50, 50, 2], 2, 8), noise].concat();
+        assert_eq!(nifti(gzip(&noisy), true), vec![]);
+        let mut cut_gz = gzip(&noisy);
         cut_gz.truncate(cut_gz.len() - 20);
         assert_eq!(codes(&nifti(cut_gz, true)), vec![ProblemCode::Truncated]);
+        // Data beyond what the header needs is not read, even if damaged.
+        let mut long = gzip(&[good.clone(), vec![1; 100]].concat());
+        long.truncate(long.len() - 4);
+        assert_eq!(nifti(long, true), vec![]);
         let mut headless = gzip(&good);
         headless.truncate(20);
         assert_eq!(codes(&nifti(headless, true)), vec![ProblemCode::Truncated]);

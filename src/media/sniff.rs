@@ -292,7 +292,7 @@ pub(crate) fn extension(path: &Path) -> Option<String> {
 /// Works on any head; 8 KiB is plenty for everything except an MP3 whose ID3 tag is longer (it
 /// is still reported as MP3). Text is [`Format::Txt`] or, when it opens like an HTML document,
 /// [`Format::Html`]; never [`Format::Md`], which content alone cannot tell from plain text (the
-/// name decides that, see [`identify`]). A DICOM file is recognised only with its 128-byte
+/// file name decides that, when there is one). A DICOM file is recognised only with its 128-byte
 /// preamble and `DICM` marker: a bare data set has no signature to sniff.
 pub fn sniff_bytes(head: &[u8]) -> Option<Format> {
     if head.len() >= 132 && &head[128..132] == b"DICM" {

@@ -283,6 +283,25 @@ pub(crate) fn decodable(id: AudioCodecId) -> bool {
         .is_some()
 }
 
+/// [`probe`], with a panic inside symphonia turned into a problem: one damaged file must not
+/// take a whole batch down.
+pub(crate) fn probe_guarded(
+    file: File,
+    start: u64,
+    end: u64,
+    extension: Option<&str>,
+) -> AudioProbe {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        probe(file, start, end, extension)
+    }))
+    .unwrap_or_else(|_| {
+        AudioProbe::failed(Problem::error(
+            ProblemCode::Corrupt,
+            "the audio library crashed while reading this file; it is probably damaged",
+        ))
+    })
+}
+
 /// Probes a file whose content symphonia should recognise.
 pub(crate) fn probe(file: File, start: u64, end: u64, extension: Option<&str>) -> AudioProbe {
     let mut reader = match open(file, start, end, extension) {
@@ -316,7 +335,7 @@ pub(crate) fn probe(file: File, start: u64, end: u64, extension: Option<&str>) -
         loop {
             match reader.next_packet() {
                 Ok(Some(p)) if p.track_id == track.id => {
-                    let trim = p.trim_start.get() + p.trim_end.get();
+                    let trim = p.trim_start.get().saturating_add(p.trim_end.get());
                     pk.add(&p.data, family, p.pts.get(), p.dur.get(), trim, tb);
                 }
                 Ok(Some(_)) => {}
@@ -590,7 +609,7 @@ fn duration_seconds(
     // Last resort: the span of timestamps, stretched by one average packet.
     let first = pk.first_pts?;
     (pk.count >= 2 && tb > 0.0).then(|| {
-        let span = (pk.last_pts - first) as f64 * tb;
+        let span = pk.last_pts.saturating_sub(first) as f64 * tb;
         span * pk.count as f64 / (pk.count - 1) as f64
     })
 }

@@ -75,6 +75,12 @@ pub enum AudioError {
         /// The source file.
         path: PathBuf,
     },
+    /// The decoder panicked on this file (a damaged file meeting a decoder bug).
+    #[error("the audio decoder crashed on {}; the file is probably damaged", path.display())]
+    Crashed {
+        /// The source file.
+        path: PathBuf,
+    },
     /// Decoding produced no audio at all.
     #[error("{} decoded to no audio", path.display())]
     NoAudio {
@@ -149,13 +155,33 @@ pub fn convert_to_wav(src: &Path, dst: &Path) -> Result<ConvertSummary, AudioErr
         }
     };
     let file = File::open(src).map_err(read_err)?;
+    // symphonia is not proven panic-free on damaged input; one bad file must not end a batch.
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        open_and_decode(file, route, src, dst)
+    }))
+    .unwrap_or_else(|_| {
+        Err(AudioError::Crashed {
+            path: src.to_path_buf(),
+        })
+    })
+}
+
+fn open_and_decode(
+    file: File,
+    route: Route,
+    src: &Path,
+    dst: &Path,
+) -> Result<ConvertSummary, AudioError> {
     let demux = |source| AudioError::Demux {
         path: src.to_path_buf(),
         source,
     };
     let mut reader: Box<dyn FormatReader> = match route {
         Route::Mpeg { start, end } => {
-            let range = RangeSource::new(file, start, end).map_err(read_err)?;
+            let range = RangeSource::new(file, start, end).map_err(|source| AudioError::Read {
+                path: src.to_path_buf(),
+                source,
+            })?;
             let mss = MediaSourceStream::new(Box::new(range), MediaSourceStreamOptions::default());
             Box::new(MpaReader::try_new(mss, FormatOptions::default()).map_err(demux)?)
         }

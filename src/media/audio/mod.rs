@@ -169,7 +169,7 @@ fn inspect(path: &Path) -> (AudioProbe, Option<Route>) {
             extension: extension.clone(),
         };
         return (
-            container::probe(file, 0, len, extension.as_deref()),
+            container::probe_guarded(file, 0, len, extension.as_deref()),
             Some(route),
         );
     }
@@ -184,7 +184,7 @@ fn inspect(path: &Path) -> (AudioProbe, Option<Route>) {
     };
     if scan.first.is_none() {
         let start = mp3::id3v2_size(head).filter(|&s| s < len).unwrap_or(0);
-        let probe = container::probe(fallback, start, len, extension.as_deref());
+        let probe = container::probe_guarded(fallback, start, len, extension.as_deref());
         if probe.info.is_some() {
             return (
                 probe,
