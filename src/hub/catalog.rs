@@ -47,6 +47,100 @@ pub struct Batch {
 /// A saved asset-builder template (its JSON object as the API sends it, plus `_id`).
 pub type Template = Value;
 
+/// Cloud providers a storage integration can point at. The SDK names them `AWS`, `GCP`,
+/// `AZURE`; the REST docs name them `aws`, `gcs`, `azure`. The catalog stores the REST name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Provider {
+    /// Amazon S3.
+    Aws,
+    /// Google Cloud Storage.
+    Gcs,
+    /// Azure Blob Storage.
+    Azure,
+}
+
+impl Provider {
+    /// The REST API's name (`aws`, `gcs`, `azure`), as stored in the catalog.
+    pub fn rest_name(self) -> &'static str {
+        match self {
+            Self::Aws => "aws",
+            Self::Gcs => "gcs",
+            Self::Azure => "azure",
+        }
+    }
+
+    /// The SDK's name (`AWS`, `GCP`, `AZURE`).
+    pub fn sdk_name(self) -> &'static str {
+        match self {
+            Self::Aws => "AWS",
+            Self::Gcs => "GCP",
+            Self::Azure => "AZURE",
+        }
+    }
+
+    /// Reads the REST name back.
+    pub fn from_rest_name(name: &str) -> Option<Self> {
+        match name {
+            "aws" => Some(Self::Aws),
+            "gcs" => Some(Self::Gcs),
+            "azure" => Some(Self::Azure),
+            _ => None,
+        }
+    }
+}
+
+/// A storage integration to register. Its credentials go to the catalog's `secret` column and
+/// never come back out through [`Storage`]; `Debug` does not show them either.
+#[derive(Clone)]
+pub struct NewStorage {
+    /// Unique name.
+    pub name: String,
+    /// Cloud provider.
+    pub provider: Provider,
+    /// Region, when given.
+    pub region: Option<String>,
+    /// Bucket (or container), when given.
+    pub bucket: Option<String>,
+    /// The credentials as sent (keys, service-account JSON, ...).
+    pub secret: Value,
+}
+
+impl std::fmt::Debug for NewStorage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NewStorage")
+            .field("name", &self.name)
+            .field("provider", &self.provider)
+            .field("region", &self.region)
+            .field("bucket", &self.bucket)
+            .field("secret", &"<redacted>")
+            .finish()
+    }
+}
+
+/// A storage integration as the API shows it: everything but its credentials.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Storage {
+    /// Storage ID.
+    #[serde(rename = "_id")]
+    pub id: String,
+    /// Unique name.
+    pub name: String,
+    /// The SDK's provider name (`AWS`, `GCP`, `AZURE`).
+    pub provider: String,
+    /// The REST API's provider name (`aws`, `gcs`, `azure`).
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// Region, when given.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
+    /// Bucket (or container), when given.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bucket: Option<String>,
+    /// Creation time, RFC 3339.
+    pub created_at: String,
+}
+
 /// A project with its batches and templates.
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -233,6 +327,16 @@ pub trait Catalog: Send + Sync {
     ) -> Result<()>;
     /// Saves an asset-builder template on a project, assigning its `_id`.
     fn save_template(&self, project: &str, template: Value) -> Result<Value>;
+    /// Registers a storage integration; `Conflict` if the name is taken.
+    fn create_storage(&self, storage: &NewStorage) -> Result<Storage>;
+    /// One storage integration, without its credentials.
+    fn storage(&self, id: &str) -> Result<Option<Storage>>;
+    /// A page of storage integrations (1-based; every one when `limit` is `None`), oldest
+    /// first, and the total.
+    fn list_storages(&self, page: u64, limit: Option<u64>) -> Result<(Vec<Storage>, u64)>;
+    /// Removes a storage integration; `NotFound` if unknown, `Conflict` while live assets or
+    /// templates refer to it (they would lose access to their files).
+    fn delete_storage(&self, id: &str) -> Result<Storage>;
 }
 
 fn now_rfc3339() -> String {
@@ -426,6 +530,41 @@ fn asset_from_row(
         r.get("extra")?,
         r.get("dataset")?,
     ))
+}
+
+type StorageParts = (String, String, String, String, String);
+
+fn storage_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<StorageParts> {
+    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+}
+
+/// Builds the public view of a storage row. The `secret` column is never read here.
+fn storage_from_parts((id, name, provider, config, created): StorageParts) -> Result<Storage> {
+    let provider = Provider::from_rest_name(&provider).ok_or_else(|| {
+        CatalogError::Invalid(format!("storage {id} has an unknown provider {provider:?}"))
+    })?;
+    let config: Value = serde_json::from_str(&config)?;
+    let text = |k: &str| config.get(k).and_then(Value::as_str).map(str::to_owned);
+    Ok(Storage {
+        region: text("region"),
+        bucket: text("bucket"),
+        id,
+        name,
+        provider: provider.sdk_name().to_owned(),
+        kind: provider.rest_name().to_owned(),
+        created_at: created,
+    })
+}
+
+fn storage_row(conn: &Connection, id: &str) -> Result<Option<Storage>> {
+    conn.query_row(
+        "SELECT id, name, provider, config, created FROM storages WHERE id = ?1",
+        [id],
+        storage_from_row,
+    )
+    .optional()?
+    .map(storage_from_parts)
+    .transpose()
 }
 
 impl Catalog for SqliteCatalog {
@@ -840,6 +979,85 @@ impl Catalog for SqliteCatalog {
             params![id, project, template.to_string(), seq],
         )?;
         Ok(template)
+    }
+
+    fn create_storage(&self, storage: &NewStorage) -> Result<Storage> {
+        if storage.name.trim().is_empty() {
+            return Err(CatalogError::Invalid("`name` must not be empty".into()));
+        }
+        let conn = self.conn();
+        let id = new_id();
+        let config = serde_json::json!({"region": storage.region, "bucket": storage.bucket});
+        let n = conn.execute(
+            "INSERT OR IGNORE INTO storages (id, name, provider, config, secret, created)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![
+                id,
+                storage.name,
+                storage.provider.rest_name(),
+                config.to_string(),
+                storage.secret.to_string(),
+                now_rfc3339()
+            ],
+        )?;
+        if n == 0 {
+            return Err(CatalogError::Conflict(format!(
+                "`name`: a storage named {:?} already exists; choose another name",
+                storage.name
+            )));
+        }
+        storage_row(&conn, &id)?
+            .ok_or_else(|| CatalogError::NotFound(format!("storage {id} vanished")))
+    }
+
+    fn storage(&self, id: &str) -> Result<Option<Storage>> {
+        storage_row(&self.conn(), id)
+    }
+
+    fn list_storages(&self, page: u64, limit: Option<u64>) -> Result<(Vec<Storage>, u64)> {
+        let conn = self.conn();
+        let total: i64 = conn.query_row("SELECT COUNT(*) FROM storages", [], |r| r.get(0))?;
+        // SQLite reads LIMIT -1 as "no limit".
+        let (limit, offset) = match limit {
+            Some(l) => (l as i64, (page.saturating_sub(1) * l) as i64),
+            None => (-1, 0),
+        };
+        let mut st = conn.prepare_cached(
+            "SELECT id, name, provider, config, created FROM storages ORDER BY rowid LIMIT ?1 OFFSET ?2",
+        )?;
+        let rows = st.query_map(params![limit, offset], storage_from_row)?;
+        let mut out = Vec::new();
+        for row in rows {
+            out.push(storage_from_parts(row?)?);
+        }
+        Ok((out, total as u64))
+    }
+
+    fn delete_storage(&self, id: &str) -> Result<Storage> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        let Some(found) = storage_row(&tx, id)? else {
+            return Err(CatalogError::NotFound(format!("storage {id} not found")));
+        };
+        let assets: i64 = tx.query_row(
+            "SELECT COUNT(*) FROM assets WHERE storage = ?1 AND deleted = 0",
+            [id],
+            |r| r.get(0),
+        )?;
+        let templates: i64 = tx.query_row(
+            "SELECT COUNT(*) FROM templates t, json_each(t.body, '$.dataConfig') c
+             WHERE json_extract(c.value, '$.storage') = ?1",
+            [id],
+            |r| r.get(0),
+        )?;
+        if assets > 0 || templates > 0 {
+            return Err(CatalogError::Conflict(format!(
+                "storage {id} is still used by {assets} asset(s) and {templates} asset-builder template column(s); delete those first"
+            )));
+        }
+        tx.execute("DELETE FROM storages WHERE id = ?1", [id])?;
+        tx.commit()?;
+        Ok(found)
     }
 }
 

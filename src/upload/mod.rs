@@ -424,13 +424,8 @@ impl Run<'_> {
                 .map_err(|e| {
                     Error::with_source(ErrorCode::Internal, "the conversion task failed", e)
                 })?
-                .map_err(|e| {
-                    Error::with_source(
-                        ErrorCode::UnsupportedFormat,
-                        format!("cannot convert {} to WAV: {e}", file.path.display()),
-                        e,
-                    )
-                })?;
+                // Every conversion error already names the file.
+                .map_err(|e| Error::with_source(ErrorCode::UnsupportedFormat, e.to_string(), e))?;
             _tmp = dir;
             (wav, Some("wav".to_owned()))
         } else {

@@ -297,6 +297,16 @@ fn decode_into_wav(
             let Some(file) = out_file.take() else {
                 return Err(no_audio());
             };
+            // A WAV header stores bytes per second in 32 bits; a damaged stream can claim more.
+            if u64::from(this.0) * u64::from(this.1) * 2 > u64::from(u32::MAX) {
+                return Err(AudioError::NotConvertible {
+                    path: src.to_path_buf(),
+                    reason: format!(
+                        "the decoded audio claims an impossible format ({} Hz, {} channels)",
+                        this.0, this.1
+                    ),
+                });
+            }
             spec = this;
             let wav_spec = hound::WavSpec {
                 channels: this.1,
