@@ -9,7 +9,8 @@ cd "$(dirname "$0")/.."
 command -v /usr/bin/time >/dev/null || { apt-get install -y -qq time >/dev/null; }
 cargo build --release --locked -q
 bin=$PWD/target/release/assetdrop
-work=$(mktemp -d); trap 'kill $hub_pid 2>/dev/null || true; rm -rf "$work"' EXIT
+hub_pid=""
+work=$(mktemp -d); trap '[ -n "$hub_pid" ] && kill "$hub_pid" 2>/dev/null; rm -rf "$work"' EXIT
 big_mb=${SIZE_MB:-1024}
 small_n=${SMALL_N:-1000}
 
@@ -23,7 +24,13 @@ for i in range(n):
         line = (f"file {i} " + "lorem ipsum dolor sit amet " * 3 + "\n")
         f.write((line * (102400 // len(line) + 1))[:102400])
 PY
-head -c $((big_mb * 1024 * 1024)) /dev/urandom | base64 -w 100 | head -c $((big_mb * 1024 * 1024)) > "$work/big.txt"
+python3 - "$work/big.txt" "$big_mb" <<'PY'
+import base64, os, sys
+# Text (so it validates as a .txt asset) that does not compress: base64 of random bytes.
+with open(sys.argv[1], "wb") as f:
+    for _ in range(int(sys.argv[2])):
+        f.write(base64.encodebytes(os.urandom(790000))[:1048576])
+PY
 
 "$bin" serve --root "$work/hub" --listen 127.0.0.1:0 --api-key bench > "$work/serve.log" 2>&1 &
 hub_pid=$!
@@ -39,26 +46,25 @@ measure() { # label, command...
   echo "$label $secs $kb"
 }
 
-curl_many() { # dir -> curl config uploading every file to a fresh signed URL
-  local cfg=$work/curl.cfg; : > "$cfg"
+curl_many() { # dir, config path: a curl config uploading every file to a fresh signed URL
+  local cfg=$2; : > "$cfg"
   for f in "$1"/*; do
     u=$(curl -s -H "apikey: bench" "$url/v2/getUploadUrl?name=$(basename "$f")-$RANDOM$RANDOM&project=$project" | python3 -c 'import json,sys; print(json.load(sys.stdin)["data"]["uploadUrl"])')
     printf 'upload-file = "%s"\nurl = "%s"\noutput = "/dev/null"\n' "$f" "$u" >> "$cfg"
   done
-  echo "$cfg"
 }
 
 small_bytes=$(du -sb "$work/small" | cut -f1)
 big_bytes=$(stat -c %s "$work/big.txt")
-cfg_small=$(curl_many "$work/small")
-cp "$work/big.txt" "$work/bigdir.txt"; mkdir -p "$work/bigd"; mv "$work/bigdir.txt" "$work/bigd/big.txt"
-cfg_big=$work/curl-big.cfg; cp "$(curl_many "$work/bigd")" "$cfg_big"
+cfg_small=$work/curl-small.cfg; curl_many "$work/small" "$cfg_small"
+mkdir -p "$work/bigd"; ln "$work/big.txt" "$work/bigd/big.txt"
+cfg_big=$work/curl-big.cfg; curl_many "$work/bigd" "$cfg_big"
 
 results=()
 results+=("$(measure "assetdrop small" "$bin" upload --project "$project" --concurrency 8 "$work/small")")
-results+=("$(measure "curl small" curl -s --parallel --parallel-max 8 -K "$cfg_small")")
+results+=("$(measure "curl small" curl -sS --fail --no-progress-meter --parallel --parallel-max 8 -K "$cfg_small")")
 results+=("$(measure "assetdrop big" "$bin" upload --project "$project" "$work/big.txt")")
-results+=("$(measure "curl big" curl -s -K "$cfg_big")")
+results+=("$(measure "curl big" curl -sS --fail --no-progress-meter -K "$cfg_big")")
 
 printf '\n%-28s %10s %12s %14s\n' "run" "seconds" "MB/s" "peak RSS MB"
 for r in "${results[@]}"; do

@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Runs every test of assetdrop: formatting and lints, then unit and integration tests against
-# real hubs on 127.0.0.1 (fixtures are generated on first use). Installs what it needs.
+# real hubs on 127.0.0.1 (fixtures are generated on first use), then the official Python SDK's
+# suite against a real hub. Installs what it needs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/deps.sh
 cargo fmt --all -- --check
 cargo clippy --locked --all-targets -- -D warnings
 cargo test --locked
+tests/sdk/run.sh   # the official Python SDK (ango, pinned) against a real `assetdrop serve`

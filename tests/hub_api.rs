@@ -614,3 +614,260 @@ async fn registration_with_an_upload_id_is_idempotent() {
     );
     hub.shutdown().await.expect("shutdown");
 }
+
+#[tokio::test]
+async fn storages_round_trip_and_never_return_credentials() {
+    let (dir, hub, api) = setup(|_| {}).await;
+    let secret = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY";
+    // The SDK's body (posted with a trailing slash) and the REST docs' body.
+    let (s, sdk_made) = api
+        .post(
+            "/v2/storages/",
+            json!({"name": "s3", "provider": "AWS", "publicKey": "AKIAEXAMPLE",
+                   "privateKey": secret, "region": "eu-central-1", "credentials": null}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{sdk_made}");
+    let (s, rest_made) = api
+        .post(
+            "/v2/storages",
+            json!({"name": "gcs", "type": "gcs", "bucket": "b",
+                   "credentials": {"private_key": secret}}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{rest_made}");
+    let s3 = sdk_made["data"]["storage"].clone();
+    assert_eq!(
+        (&s3["provider"], &s3["type"], &s3["region"]),
+        (&json!("AWS"), &json!("aws"), &json!("eu-central-1"))
+    );
+    assert_eq!(rest_made["data"]["storage"]["provider"], "GCP");
+    assert_eq!(rest_made["data"]["storage"]["bucket"], "b");
+    let id = s3["_id"].as_str().expect("id").to_owned();
+
+    let (s, list) = api.get("/v2/storages").await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(list["data"]["total"], 2);
+    let (_, one) = api.get(&format!("/v2/storages?_id={id}")).await;
+    assert_eq!(one["data"]["storages"], json!([s3]));
+    let (_, page) = api.get("/v2/storages?page=2&limit=1").await;
+    assert_eq!(page["data"]["storages"][0]["name"], "gcs");
+    let (_, single) = api.get(&format!("/v2/storages/{id}")).await;
+    assert_eq!(single["data"]["storage"], s3);
+    for v in [&sdk_made, &rest_made, &list, &one, &page, &single] {
+        let text = v.to_string();
+        assert!(
+            !text.contains(secret) && !text.contains("AKIAEXAMPLE"),
+            "{text}"
+        );
+    }
+
+    // Listing files needs the storage backends: a clear 501, not a fake listing.
+    let (s, v) = api
+        .get(&format!("/v2/storages/{id}/files?bucketName=b&path="))
+        .await;
+    assert_eq!(s, StatusCode::NOT_IMPLEMENTED);
+    assert!(fail_message(&v).contains("storage backends"), "{v}");
+
+    // Assets may name a storage that exists; an unknown one is a 404 naming it.
+    let project = new_project(&api).await;
+    let cloud = format!("/v2/project/{project}/cloud");
+    let (s, v) = api
+        .post(
+            &cloud,
+            json!({"assets": [{"data": "https://b.example.com/a.png", "externalId": "a", "storage": id}]}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    let (_, assets) = api.get(&format!("/v2/project/{project}/assets")).await;
+    assert_eq!(assets["data"]["assets"][0]["storage"], json!(id));
+    let (s, v) = api
+        .post(
+            &cloud,
+            json!({"assets": [{"data": "https://b.example.com/a.png", "externalId": "a", "storage": "000000000000000000000000"}]}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    assert!(fail_message(&v).contains("assets[0].storage"), "{v}");
+    // Uploading into a bucket is not possible yet: 501 naming `storageId`.
+    let (s, v) = api
+        .get(&format!(
+            "/v2/getUploadUrl?name=a.png&project={project}&storageId={id}"
+        ))
+        .await;
+    assert_eq!(s, StatusCode::NOT_IMPLEMENTED);
+    assert!(fail_message(&v).contains("storageId"), "{v}");
+
+    // In use: deleting is a conflict; once the assets are gone, it goes.
+    let del = |path: String| {
+        let api = &api;
+        async move { api.call(reqwest::Method::DELETE, &path, None).await }
+    };
+    let (s, v) = del(format!("/v2/storages/{id}")).await;
+    assert_eq!(s, StatusCode::CONFLICT, "{v}");
+    let asset_id = assets["data"]["assets"][0]["_id"].clone();
+    let (s, _) = api
+        .call(
+            reqwest::Method::DELETE,
+            &format!("/v2/project/{project}/assets"),
+            Some(json!({"assets": [asset_id]})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    let (s, v) = del(format!("/v2/storages/{id}")).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert!(!v.to_string().contains(secret));
+    let (s, v) = del(format!("/v2/storages/{id}")).await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    assert!(fail_message(&v).contains(&id));
+    hub.shutdown().await.expect("shutdown");
+    // The credentials are kept, in the catalog's `secret` column only.
+    let conn = rusqlite::Connection::open(dir.path().join("catalog.sqlite")).expect("catalog");
+    let (config, stored): (String, String) = conn
+        .query_row(
+            "SELECT config, secret FROM storages WHERE name = 'gcs'",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .expect("row");
+    assert!(stored.contains(secret) && !config.contains(secret));
+}
+
+#[tokio::test]
+async fn storage_mistakes_name_the_field_and_never_echo_secrets() {
+    let (_dir, hub, api) = setup(|_| {}).await;
+    let secret = "DO-NOT-ECHO-THIS";
+    let cases = [
+        (
+            json!({"name": "x", "provider": "AWS", "publicKey": "a"}),
+            "privateKey",
+        ),
+        (
+            json!({"name": "x", "provider": "aws", "publicKey": "a", "privateKey": secret}),
+            "provider",
+        ),
+        (
+            json!({"name": "x", "provider": "GCP", "region": 3, "credentials": secret}),
+            "region",
+        ),
+        (
+            json!({"name": "x", "type": "azure", "bucket": "c", "credentials": {}}),
+            "credentials",
+        ),
+        (
+            json!({"name": "x", "type": "aws", "bucket": "c", "credentials": {"accessKeyId": secret}}),
+            "secretAccessKey",
+        ),
+        (
+            json!({"name": "x", "provider": "AWS", "publicKey": "a", "privateKey": secret, "token": secret}),
+            "token",
+        ),
+        (
+            json!({"provider": "AWS", "publicKey": "a", "privateKey": secret}),
+            "name",
+        ),
+        (json!([secret]), "JSON object"),
+    ];
+    for (body, field) in cases {
+        let (s, v) = api.post("/v2/storages", body.clone()).await;
+        assert_eq!(s, StatusCode::BAD_REQUEST, "{body}: {v}");
+        let msg = fail_message(&v);
+        assert!(msg.contains(field), "{body}: {msg:?} should name {field}");
+        assert!(!msg.contains(secret), "{msg}");
+    }
+    let body = json!({"name": "dup", "provider": "AWS", "publicKey": "a", "privateKey": secret});
+    assert_eq!(
+        api.post("/v2/storages", body.clone()).await.0,
+        StatusCode::CREATED
+    );
+    let (s, v) = api.post("/v2/storages", body).await;
+    assert_eq!(s, StatusCode::CONFLICT);
+    assert!(fail_message(&v).contains("dup"));
+    let (s, v) = api.get("/v2/storages?limit=101").await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    assert!(fail_message(&v).contains("limit"));
+    hub.shutdown().await.expect("shutdown");
+}
+
+#[tokio::test]
+async fn templates_are_checked_and_stored_as_sent() {
+    let (_dir, hub, api) = setup(|_| {}).await;
+    let project = new_project(&api).await;
+    let path = format!("/v2/project/{project}/assetBuilderTemplates");
+    // Exactly what the SDK's AssetBuilderTemplate.to_dict() sends.
+    let sent = json!({
+        "description": "", "name": "t", "template": "<p>{{a}}</p><img src='{{img}}'>",
+        "batchColumn": "", "selectedExternalId": "a",
+        "dataConfig": {"a": {"type": "text", "includeInExport": true},
+                       "img": {"type": "image", "includeInExport": false, "storage": "Public"}},
+        "preLabelConfig": {"k": {"cla": {"schemaId": "s", "title": "T", "tool": "radio"}, "value": "a"}}
+    });
+    let (s, v) = api.post(&path, sent.clone()).await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    let saved = v["data"]["assetBuilderTemplate"].clone();
+    let mut expected = sent.clone();
+    expected["_id"] = saved["_id"].clone();
+    assert_eq!(saved, expected);
+    let (_, p) = api.get(&format!("/v2/project/{project}")).await;
+    assert_eq!(
+        p["data"]["project"]["assetBuilderTemplates"],
+        json!([saved])
+    );
+
+    let mut bad_type = sent.clone();
+    bad_type["dataConfig"]["img"]["type"] = json!("img");
+    let mut no_storage = sent.clone();
+    no_storage["dataConfig"]["img"]
+        .as_object_mut()
+        .expect("obj")
+        .remove("storage");
+    let mut unknown_storage = sent.clone();
+    unknown_storage["dataConfig"]["img"]["storage"] = json!("000000000000000000000000");
+    let mut external = sent.clone();
+    external["selectedExternalId"] = json!("zzz");
+    let mut extra = sent.clone();
+    extra["batch_column_name"] = json!("a");
+    for (body, status, field) in [
+        (bad_type, StatusCode::BAD_REQUEST, "dataConfig.img.type"),
+        (
+            no_storage,
+            StatusCode::BAD_REQUEST,
+            "dataConfig.img.storage",
+        ),
+        (
+            unknown_storage,
+            StatusCode::NOT_FOUND,
+            "dataConfig.img.storage",
+        ),
+        (external, StatusCode::BAD_REQUEST, "selectedExternalId"),
+        (extra, StatusCode::BAD_REQUEST, "batch_column_name"),
+    ] {
+        let (s, v) = api.post(&path, body).await;
+        assert_eq!(s, status, "{field}: {v}");
+        assert!(fail_message(&v).contains(field), "{field}: {v}");
+    }
+    hub.shutdown().await.expect("shutdown");
+}
+
+#[tokio::test]
+async fn inline_html_is_accepted_with_upload_local() {
+    let (_dir, hub, api) = setup(|_| {}).await;
+    let project = new_project(&api).await;
+    let html = "<div><p>row</p><img src=\"https://e.com/a.png\"></div>";
+    let (s, v) = api
+        .post(
+            &format!("/v2/project/{project}/cloud"),
+            json!({"assets": [{"data": html, "externalId": "r1", "contextData": {}, "classifications": [], "batches": []}],
+                   "uploadLocal": "true", "priority": 0}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    let (_, list) = api.get(&format!("/v2/project/{project}/assets")).await;
+    let a = &list["data"]["assets"][0];
+    assert_eq!(
+        (a["data"].as_str(), a["kind"].as_str()),
+        (Some(html), Some("html"))
+    );
+    assert_eq!(a["isPreLabeled"], false);
+    hub.shutdown().await.expect("shutdown");
+}

@@ -17,9 +17,10 @@ use object_store::path::Path as BlobPath;
 use object_store::{ObjectStoreExt, WriteMultipart};
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
+use serde_json::Map;
 use serde_json::{json, Value};
 
-use super::catalog::{AssetFilter, CatalogError, NewAsset};
+use super::catalog::{AssetFilter, CatalogError, NewAsset, NewStorage, Provider};
 use super::sign::SignedQuery;
 use super::State;
 
@@ -154,6 +155,11 @@ pub(crate) fn router(state: Shared) -> Router {
             "/v2/project/{id}/assetBuilderTemplates",
             post(save_template),
         )
+        // The SDK posts to `/v2/storages/` (trailing slash), the REST docs to `/v2/storages`.
+        .route("/v2/storages", get(list_storages).post(create_storage))
+        .route("/v2/storages/", get(list_storages).post(create_storage))
+        .route("/v2/storages/{id}", get(get_storage).delete(delete_storage))
+        .route("/v2/storages/{id}/files", get(list_storage_files))
         .route_layer(middleware::from_fn_with_state(state.clone(), require_key))
         .layer(DefaultBodyLimit::max(state.config.max_json_bytes));
     let blobs = Router::new()
@@ -325,13 +331,433 @@ async fn assign_batches(
     success(StatusCode::OK, json!({"assetsUpdated": n}))
 }
 
+/// Column types of an asset-builder template (`dataConfig.<column>.type`).
+const COLUMN_TYPES: [&str; 7] = ["text", "link", "image", "audio", "video", "iframe", "pdf"];
+/// Column types whose files may sit in a private bucket, so the column must name a storage.
+const MEDIA_COLUMN_TYPES: [&str; 4] = ["image", "audio", "video", "pdf"];
+/// The `storage` of a column whose files are public URLs.
+const PUBLIC_STORAGE: &str = "Public";
+
+fn take_string(
+    m: &mut Map<String, Value>,
+    key: &str,
+    what: &str,
+) -> Result<Option<String>, ApiError> {
+    match m.remove(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s)),
+        Some(_) => Err(ApiError::bad(format!("{what} must be a string"))),
+    }
+}
+
+fn required_string(
+    m: &mut Map<String, Value>,
+    key: &str,
+    what: &str,
+    hint: &str,
+) -> Result<String, ApiError> {
+    match take_string(m, key, what)? {
+        Some(s) if !s.trim().is_empty() => Ok(s),
+        _ => Err(ApiError::bad(format!("{what} is missing or empty; {hint}"))),
+    }
+}
+
+fn refuse_unknown(m: &Map<String, Value>, prefix: &str, known: &str) -> Result<(), ApiError> {
+    match m.keys().next() {
+        None => Ok(()),
+        Some(k) => Err(ApiError::bad(format!(
+            "`{prefix}{k}` is not a field this hub knows; send only {known}"
+        ))),
+    }
+}
+
+/// A template as the hub stores it: every field checked (the SDK's `validate` rules, and the
+/// ones its uploader relies on), defaults filled in. Returns it with the storage IDs its columns
+/// name, as (field, ID), for the caller to check against the catalog.
+fn check_template(body: Value) -> Result<(Value, Vec<(String, String)>), ApiError> {
+    let Value::Object(mut m) = body else {
+        return Err(ApiError::bad(
+            "the body must be a JSON object: {name, template, selectedExternalId, dataConfig, ...}",
+        ));
+    };
+    if m.contains_key("_id") {
+        return Err(ApiError::bad("`_id` is assigned by the hub; leave it out"));
+    }
+    let name = required_string(&mut m, "name", "`name`", "give the template a name")?;
+    let description = take_string(&mut m, "description", "`description`")?.unwrap_or_default();
+    let template = required_string(
+        &mut m,
+        "template",
+        "`template`",
+        "send the HTML with {{column}} placeholders",
+    )?;
+    let external = required_string(
+        &mut m,
+        "selectedExternalId",
+        "`selectedExternalId`",
+        "name the column that holds each row's external ID",
+    )?;
+    let batch_column = take_string(&mut m, "batchColumn", "`batchColumn`")?.unwrap_or_default();
+    let Some(Value::Object(columns)) = m.remove("dataConfig") else {
+        return Err(ApiError::bad(
+            "`dataConfig` is missing or not an object: {\"<column>\": {type, storage?, includeInExport?}}",
+        ));
+    };
+    if columns.is_empty() {
+        return Err(ApiError::bad(
+            "`dataConfig` is empty; configure at least the external-ID column",
+        ));
+    }
+    let mut storages = Vec::new();
+    let mut data_config = Map::new();
+    for (col, cfg) in columns {
+        let field = format!("dataConfig.{col}");
+        let Value::Object(mut c) = cfg else {
+            return Err(ApiError::bad(format!(
+                "`{field}` must be an object {{type, storage?, includeInExport?}}"
+            )));
+        };
+        let kind = take_string(&mut c, "type", &format!("`{field}.type`"))?.unwrap_or_default();
+        if !COLUMN_TYPES.contains(&kind.as_str()) {
+            return Err(ApiError::bad(format!(
+                "`{field}.type` must be one of {} (got {kind:?})",
+                COLUMN_TYPES.join(", ")
+            )));
+        }
+        let storage = take_string(&mut c, "storage", &format!("`{field}.storage`"))?
+            .filter(|s| !s.is_empty());
+        if storage.is_none() && MEDIA_COLUMN_TYPES.contains(&kind.as_str()) {
+            return Err(ApiError::bad(format!(
+                "`{field}.storage` is required for {kind} columns: \"{PUBLIC_STORAGE}\" or a storage ID"
+            )));
+        }
+        let include = match c.remove("includeInExport") {
+            None | Some(Value::Null) => false,
+            Some(Value::Bool(b)) => b,
+            Some(_) => {
+                return Err(ApiError::bad(format!(
+                    "`{field}.includeInExport` must be true or false"
+                )))
+            }
+        };
+        refuse_unknown(
+            &c,
+            &format!("{field}."),
+            "type, storage and includeInExport",
+        )?;
+        let mut out = Map::new();
+        out.insert("type".into(), Value::String(kind));
+        out.insert("includeInExport".into(), Value::Bool(include));
+        if let Some(s) = storage {
+            if s != PUBLIC_STORAGE {
+                storages.push((format!("{field}.storage"), s.clone()));
+            }
+            out.insert("storage".into(), Value::String(s));
+        }
+        data_config.insert(col, Value::Object(out));
+    }
+    if !data_config.contains_key(&external) {
+        return Err(ApiError::bad(format!(
+            "`selectedExternalId` {external:?} is not a column of `dataConfig`"
+        )));
+    }
+    if !batch_column.is_empty() && !data_config.contains_key(&batch_column) {
+        return Err(ApiError::bad(format!(
+            "`batchColumn` {batch_column:?} is not a column of `dataConfig`"
+        )));
+    }
+    let pre_labels = match m.remove("preLabelConfig") {
+        None | Some(Value::Null) => Map::new(),
+        Some(Value::Object(p)) => p,
+        Some(_) => return Err(ApiError::bad("`preLabelConfig` must be an object")),
+    };
+    for (key, entry) in &pre_labels {
+        let field = format!("preLabelConfig.{key}");
+        let ok_str = |v: Option<&Value>| v.and_then(Value::as_str).is_some_and(|s| !s.is_empty());
+        if !ok_str(entry.get("value")) {
+            return Err(ApiError::bad(format!(
+                "`{field}.value` must name the column holding the answers"
+            )));
+        }
+        let Some(cla) = entry.get("cla").filter(|c| c.is_object()) else {
+            return Err(ApiError::bad(format!(
+                "`{field}.cla` must be the classification object {{schemaId, title, tool, ...}}"
+            )));
+        };
+        for k in ["schemaId", "title"] {
+            if !ok_str(cla.get(k)) {
+                return Err(ApiError::bad(format!(
+                    "`{field}.cla.{k}` must be a non-empty string"
+                )));
+            }
+        }
+    }
+    refuse_unknown(
+        &m,
+        "",
+        "name, description, template, selectedExternalId, batchColumn, dataConfig and preLabelConfig",
+    )?;
+    let saved = json!({
+        "name": name,
+        "description": description,
+        "template": template,
+        "selectedExternalId": external,
+        "batchColumn": batch_column,
+        "dataConfig": data_config,
+        "preLabelConfig": pre_labels,
+    });
+    Ok((saved, storages))
+}
+
 async fn save_template(
     AxState(st): AxState<Shared>,
     UrlPath(project): UrlPath<String>,
     JsonBody(body): JsonBody<Value>,
 ) -> ApiResult {
-    let saved = blocking(move || st.catalog.save_template(&project, body)).await?;
+    let (template, storages) = check_template(body)?;
+    let saved = blocking(move || {
+        for (field, id) in &storages {
+            if st.catalog.storage(id)?.is_none() {
+                return Err(CatalogError::NotFound(format!(
+                    "`{field}`: storage {id} not found; create it first or use \"{PUBLIC_STORAGE}\""
+                )));
+            }
+        }
+        st.catalog.save_template(&project, template)
+    })
+    .await?;
     success(StatusCode::CREATED, json!({"assetBuilderTemplate": saved}))
+}
+
+// ---- storage integrations ---------------------------------------------------------------------
+
+fn credential(m: &mut Map<String, Value>, key: &str) -> Result<Option<Value>, ApiError> {
+    // Messages name the field but never echo a value: these are secrets.
+    match m.remove(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) if s.is_empty() => Ok(None),
+        Some(v @ Value::String(_)) => Ok(Some(v)),
+        Some(Value::Object(o)) if o.is_empty() => Ok(None),
+        Some(v @ Value::Object(_)) if key == "credentials" => Ok(Some(v)),
+        Some(_) if key == "credentials" => Err(ApiError::bad(
+            "`credentials` must be a string (e.g. a service-account key JSON) or an object",
+        )),
+        Some(_) => Err(ApiError::bad(format!("`{key}` must be a string"))),
+    }
+}
+
+/// Reads a storage body in either shape: the SDK's `{name, provider: AWS|GCP|AZURE, publicKey,
+/// privateKey, region, credentials}` or the REST docs' `{name, type: aws|gcs|azure, bucket,
+/// region?, credentials: {...}, privateKey?}`.
+fn parse_storage(body: Value) -> Result<NewStorage, ApiError> {
+    let Value::Object(mut m) = body else {
+        return Err(ApiError::bad(
+            "the body must be a JSON object: {name, provider, publicKey, privateKey, region, credentials} or {name, type, bucket, region, credentials}",
+        ));
+    };
+    let name = required_string(&mut m, "name", "`name`", "give the storage a unique name")?;
+    let region = take_string(&mut m, "region", "`region`")?.filter(|r| !r.is_empty());
+    let sdk_provider = take_string(&mut m, "provider", "`provider`")?;
+    let rest_type = take_string(&mut m, "type", "`type`")?;
+    let (provider, bucket, secret) = match (sdk_provider, rest_type) {
+        (Some(_), Some(_)) => {
+            return Err(ApiError::bad(
+                "send either `provider` (AWS, GCP, AZURE) or `type` (aws, gcs, azure), not both",
+            ))
+        }
+        (None, None) => {
+            return Err(ApiError::bad(
+                "`provider` is missing: AWS, GCP or AZURE (or `type`: aws, gcs or azure)",
+            ))
+        }
+        (Some(p), None) => {
+            let provider = match p.as_str() {
+                "AWS" => Provider::Aws,
+                "GCP" => Provider::Gcs,
+                "AZURE" => Provider::Azure,
+                other => {
+                    return Err(ApiError::bad(format!(
+                        "`provider` must be AWS, GCP or AZURE (got {other:?})"
+                    )))
+                }
+            };
+            let public = credential(&mut m, "publicKey")?;
+            let private = credential(&mut m, "privateKey")?;
+            let creds = credential(&mut m, "credentials")?;
+            refuse_unknown(
+                &m,
+                "",
+                "name, provider, publicKey, privateKey, region and credentials",
+            )?;
+            match provider {
+                Provider::Aws if public.is_none() || private.is_none() => {
+                    return Err(ApiError::bad(
+                        "`publicKey` and `privateKey` are required for AWS: the access key ID and the secret access key",
+                    ))
+                }
+                Provider::Gcs if creds.is_none() && private.is_none() => {
+                    return Err(ApiError::bad(
+                        "`credentials` is required for GCP: the service-account key JSON",
+                    ))
+                }
+                Provider::Azure if creds.is_none() && (public.is_none() || private.is_none()) => {
+                    return Err(ApiError::bad(
+                        "`publicKey` and `privateKey` (account name and key) or `credentials` are required for AZURE",
+                    ))
+                }
+                _ => {}
+            }
+            let mut secret = Map::new();
+            for (k, v) in [
+                ("publicKey", public),
+                ("privateKey", private),
+                ("credentials", creds),
+            ] {
+                if let Some(v) = v {
+                    secret.insert(k.into(), v);
+                }
+            }
+            (provider, None, secret)
+        }
+        (None, Some(t)) => {
+            let provider = Provider::from_rest_name(&t).ok_or_else(|| {
+                ApiError::bad(format!("`type` must be aws, gcs or azure (got {t:?})"))
+            })?;
+            let bucket = required_string(
+                &mut m,
+                "bucket",
+                "`bucket`",
+                "name the bucket (or container)",
+            )?;
+            let private = credential(&mut m, "privateKey")?;
+            let creds = match m.remove("credentials") {
+                None | Some(Value::Null) => Map::new(),
+                Some(Value::Object(o)) => o,
+                Some(_) => return Err(ApiError::bad("`credentials` must be an object")),
+            };
+            refuse_unknown(
+                &m,
+                "",
+                "name, type, bucket, region, credentials and privateKey",
+            )?;
+            let has = |k: &str| {
+                creds
+                    .get(k)
+                    .and_then(Value::as_str)
+                    .is_some_and(|s| !s.is_empty())
+            };
+            match provider {
+                Provider::Aws if !has("accessKeyId") || !has("secretAccessKey") => {
+                    return Err(ApiError::bad(
+                        "`credentials.accessKeyId` and `credentials.secretAccessKey` are required for aws",
+                    ))
+                }
+                Provider::Gcs if creds.is_empty() && private.is_none() => {
+                    return Err(ApiError::bad(
+                        "`credentials` (the service-account key) or `privateKey` is required for gcs",
+                    ))
+                }
+                Provider::Azure if creds.is_empty() => {
+                    return Err(ApiError::bad(
+                        "`credentials` is required for azure: the account name and key, or a SAS token",
+                    ))
+                }
+                _ => {}
+            }
+            let mut secret = Map::new();
+            secret.insert("credentials".into(), Value::Object(creds));
+            if let Some(p) = private {
+                secret.insert("privateKey".into(), p);
+            }
+            (provider, Some(bucket), secret)
+        }
+    };
+    Ok(NewStorage {
+        name,
+        provider,
+        region,
+        bucket,
+        secret: Value::Object(secret),
+    })
+}
+
+async fn create_storage(
+    AxState(st): AxState<Shared>,
+    JsonBody(body): JsonBody<Value>,
+) -> ApiResult {
+    let new = parse_storage(body)?;
+    let storage = blocking(move || st.catalog.create_storage(&new)).await?;
+    success(StatusCode::CREATED, json!({"storage": storage}))
+}
+
+#[derive(Deserialize)]
+struct StoragesQuery {
+    page: Option<String>,
+    limit: Option<String>,
+    #[serde(rename = "_id")]
+    id: Option<String>,
+}
+
+async fn list_storages(AxState(st): AxState<Shared>, uri: Uri) -> ApiResult {
+    let q: StoragesQuery = query(&uri)?;
+    if let Some(id) = q.id.filter(|i| !i.is_empty()) {
+        // The SDK's get_storages(storage_id) asks `?_id=` and picks the match from the list.
+        let found = blocking(move || st.catalog.storage(&id)).await?;
+        let total = u64::from(found.is_some());
+        return success(
+            StatusCode::OK,
+            json!({"storages": found.into_iter().collect::<Vec<_>>(), "total": total}),
+        );
+    }
+    // Without paging, every storage: the SDK checks a storage ID against this unpaged list.
+    let (page, limit) = if q.page.is_none() && q.limit.is_none() {
+        (1, None)
+    } else {
+        let (page, limit) = paging(
+            &Paging {
+                page: q.page,
+                limit: q.limit,
+            },
+            100,
+        )?;
+        (page, Some(limit))
+    };
+    let (storages, total) = blocking(move || st.catalog.list_storages(page, limit)).await?;
+    let mut data = json!({"storages": storages, "total": total, "page": page});
+    if let Some(l) = limit {
+        data["limit"] = json!(l);
+    }
+    success(StatusCode::OK, data)
+}
+
+async fn get_storage(AxState(st): AxState<Shared>, UrlPath(id): UrlPath<String>) -> ApiResult {
+    let found = blocking(move || st.catalog.storage(&id).map(|s| (s, id))).await?;
+    match found {
+        (Some(s), _) => success(StatusCode::OK, json!({"storage": s})),
+        (None, id) => Err(ApiError::not_found(format!("storage {id} not found"))),
+    }
+}
+
+async fn delete_storage(AxState(st): AxState<Shared>, UrlPath(id): UrlPath<String>) -> ApiResult {
+    let deleted = blocking(move || st.catalog.delete_storage(&id)).await?;
+    success(StatusCode::OK, json!({"storage": deleted}))
+}
+
+async fn list_storage_files(
+    AxState(st): AxState<Shared>,
+    UrlPath(id): UrlPath<String>,
+) -> ApiResult {
+    let found = blocking(move || st.catalog.storage(&id).map(|s| (s, id))).await?;
+    match found {
+        (Some(s), _) => Err(ApiError::new(
+            StatusCode::NOT_IMPLEMENTED,
+            format!(
+                "listing files needs the cloud storage backends, which this hub does not have yet: it keeps storage {} ({}) but cannot read its bucket; reference the files by URL with `storage` instead",
+                s.id, s.provider
+            ),
+        )),
+        (None, id) => Err(ApiError::not_found(format!("storage {id} not found"))),
+    }
 }
 
 // ---- uploads ---------------------------------------------------------------------------------
@@ -424,10 +850,26 @@ async fn get_upload_url(AxState(st): AxState<Shared>, uri: Uri) -> ApiResult {
             )))
         }
     }
-    if q.storage_id.is_some() || q.bucket.is_some() {
-        return Err(ApiError::bad(
-            "`storageId`/`bucket`: uploads to a storage integration are not supported; leave them out to store the file on the hub",
-        ));
+    match (q.storage_id.filter(|s| !s.is_empty()), q.bucket) {
+        (None, None) => {}
+        (None, Some(_)) => {
+            return Err(ApiError::bad(
+                "`bucket` needs a `storageId`; leave both out to store the file on the hub",
+            ))
+        }
+        (Some(id), _) => {
+            let found = blocking(move || st.catalog.storage(&id).map(|s| (s, id))).await?;
+            return Err(match found {
+                (Some(s), _) => ApiError::new(
+                    StatusCode::NOT_IMPLEMENTED,
+                    format!(
+                        "`storageId`: uploading into storage {} needs the cloud storage backends, which this hub does not have yet; leave `storageId` out to store the file on the hub",
+                        s.id
+                    ),
+                ),
+                (None, id) => ApiError::not_found(format!("`storageId`: storage {id} not found")),
+            });
+        }
     }
     check_upload_name(&name)?;
     let key = blob_key(&project, &name);
@@ -674,7 +1116,20 @@ fn object_or_null(v: Option<Value>, what: &str) -> Result<Option<Value>, ApiErro
     }
 }
 
-/// Guesses the kind of a referenced (not uploaded) asset from its URL's extension.
+/// Guesses the kind of a referenced (not uploaded) asset: inline HTML by its opening `<`, a URL
+/// by its extension. Other inline text (markdown, or a folder reference) is left unknown rather
+/// than guessed from whatever follows its last `/`.
+fn kind_of_data(data: &str) -> Option<&'static str> {
+    if data.trim_start().starts_with('<') {
+        return Some("html");
+    }
+    if data.contains("://") {
+        return kind_of_url(data);
+    }
+    None
+}
+
+/// Guesses the kind of a URL from its extension.
 fn kind_of_url(url: &str) -> Option<&'static str> {
     let path = url
         .split(['?', '#'])
@@ -772,12 +1227,6 @@ fn parse_asset(st: &State, i: usize, v: Value, upload_local: bool) -> Result<Par
             )))
         }
     };
-    if storage.is_some() {
-        return Err(ApiError::bad(format!(
-            "{}: storage integrations are not supported by this hub; reference public URLs or upload the files",
-            field("storage")
-        )));
-    }
     let upload_id = match m.remove("uploadId") {
         None | Some(Value::Null) => None,
         Some(Value::String(s)) if !s.is_empty() && s.len() <= 128 => Some(s),
@@ -800,10 +1249,16 @@ fn parse_asset(st: &State, i: usize, v: Value, upload_local: bool) -> Result<Par
             }
         }
     }
+    if let (Some(_), Some(id)) = (&own, &storage) {
+        return Err(ApiError::bad(format!(
+            "{}: the data is a file on this hub, not in storage {id}; leave `storage` out for uploaded files",
+            field("storage")
+        )));
+    }
     let kind = if own.is_some() {
         None
     } else {
-        data.as_deref().and_then(kind_of_url).map(str::to_owned)
+        data.as_deref().and_then(kind_of_data).map(str::to_owned)
     };
     let asset = NewAsset {
         upload_id,
@@ -883,9 +1338,20 @@ async fn register_assets(
             return Err(CatalogError::NotFound(format!("project {project} not found")));
         };
         let default_batches = s.catalog.resolve_batches(&project, &request_batches)?;
+        let mut known_storages = std::collections::HashSet::new();
         let mut assets = Vec::with_capacity(parsed.len());
         for (i, p) in parsed.into_iter().enumerate() {
             let mut a = p.asset;
+            if let Some(id) = &a.storage {
+                if !known_storages.contains(id) {
+                    if s.catalog.storage(id)?.is_none() {
+                        return Err(CatalogError::NotFound(format!(
+                            "assets[{i}].storage: storage {id} not found; create it with POST /v2/storages or leave `storage` out"
+                        )));
+                    }
+                    known_storages.insert(id.clone());
+                }
+            }
             a.priority = priority;
             a.batches = match &p.batches {
                 Some(names) => s

@@ -1158,6 +1158,64 @@ mod tests {
     }
 
     #[test]
+    fn storages_keep_their_secret_out_of_sight() {
+        let c = SqliteCatalog::in_memory().expect("open");
+        let new = NewStorage {
+            name: "s3".into(),
+            provider: Provider::Aws,
+            region: Some("eu-central-1".into()),
+            bucket: None,
+            secret: serde_json::json!({"privateKey": "hush"}),
+        };
+        assert!(!format!("{new:?}").contains("hush"), "Debug redacts");
+        let s = c.create_storage(&new).expect("create");
+        assert_eq!((s.provider.as_str(), s.kind.as_str()), ("AWS", "aws"));
+        assert!(!serde_json::to_string(&s).expect("json").contains("hush"));
+        assert!(matches!(
+            c.create_storage(&new),
+            Err(CatalogError::Conflict(m)) if m.contains("s3")
+        ));
+        let gcs = c
+            .create_storage(&NewStorage {
+                name: "gcs".into(),
+                provider: Provider::Gcs,
+                ..new.clone()
+            })
+            .expect("create");
+        assert_eq!(c.list_storages(1, None).expect("all").1, 2);
+        let (page, total) = c.list_storages(2, Some(1)).expect("page");
+        assert_eq!((total, page), (2, vec![gcs.clone()]));
+        assert_eq!(c.storage(&s.id).expect("get"), Some(s.clone()));
+
+        let p = c.create_project("P", "", "ango").expect("project");
+        let used = NewAsset {
+            external_id: "a".into(),
+            storage: Some(s.id.clone()),
+            ..NewAsset::default()
+        };
+        let ids = c.insert_assets(&p.id, &[used]).expect("insert");
+        assert!(matches!(
+            c.delete_storage(&s.id),
+            Err(CatalogError::Conflict(_))
+        ));
+        c.save_template(
+            &p.id,
+            serde_json::json!({"dataConfig": {"img": {"type": "image", "storage": gcs.id}}}),
+        )
+        .expect("template");
+        assert!(
+            matches!(c.delete_storage(&gcs.id), Err(CatalogError::Conflict(m)) if m.contains("template"))
+        );
+        c.delete_assets(&p.id, &[ids[0].0.clone()]).expect("delete");
+        assert_eq!(c.delete_storage(&s.id).expect("deleted").id, s.id);
+        assert!(matches!(
+            c.delete_storage(&s.id),
+            Err(CatalogError::NotFound(_))
+        ));
+        assert_eq!(c.storage(&s.id).expect("get"), None);
+    }
+
+    #[test]
     fn reservations_are_unique() {
         let c = SqliteCatalog::in_memory().expect("open");
         let p = c.create_project("P", "", "ango").expect("project");

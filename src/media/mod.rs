@@ -147,11 +147,19 @@ pub struct Problem {
 impl Problem {
     /// A problem that blocks the import.
     pub fn error(code: ProblemCode, message: impl Into<String>) -> Self {
-        Self { code, severity: Severity::Error, message: message.into() }
+        Self {
+            code,
+            severity: Severity::Error,
+            message: message.into(),
+        }
     }
     /// A problem that does not block the import.
     pub fn warning(code: ProblemCode, message: impl Into<String>) -> Self {
-        Self { code, severity: Severity::Warning, message: message.into() }
+        Self {
+            code,
+            severity: Severity::Warning,
+            message: message.into(),
+        }
     }
 }
 
