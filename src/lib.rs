@@ -44,6 +44,7 @@
 //! # Ok(()) }
 //! ```
 
+pub mod builder;
 pub mod error;
 pub mod hub;
 pub mod media;

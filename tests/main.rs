@@ -4,6 +4,7 @@
 mod support;
 
 mod audio_verdicts;
+mod builder;
 mod hub_api;
 mod media_probe;
 mod upload_cli;
