@@ -6,7 +6,8 @@ set -euo pipefail
 
 need=()
 for pair in cc:build-essential pkg-config:pkg-config lame:lame ffmpeg:ffmpeg sox:sox opusenc:opus-tools \
-            oggenc:vorbis-tools flac:flac python3:python3 curl:curl; do
+            oggenc:vorbis-tools flac:flac python3:python3 curl:curl \
+            node:nodejs npm:npm openssl:openssl; do
   cmd=${pair%%:*}; pkg=${pair#*:}
   command -v "$cmd" >/dev/null 2>&1 || need+=("$pkg")
 done
@@ -17,6 +18,13 @@ if [ ${#need[@]} -gt 0 ]; then
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends \
     -o DPkg::Lock::Timeout=600 "${need[@]}" >/dev/null
+fi
+if ! python3 -m pip --version >/dev/null 2>&1 || ! python3 -c 'import venv, ensurepip' >/dev/null 2>&1; then
+  SUDO=""
+  [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends \
+    -o DPkg::Lock::Timeout=600 python3-pip python3-venv >/dev/null
 fi
 if ! command -v cargo >/dev/null 2>&1; then
   echo "cargo is missing: install Rust 1.85 or newer (https://rustup.rs), then run this again" >&2

@@ -662,20 +662,32 @@ async fn storages_round_trip_and_never_return_credentials() {
         );
     }
 
-    // Listing files needs the storage backends: a clear 501, not a fake listing.
-    let (s, v) = api
-        .get(&format!("/v2/storages/{id}/files?bucketName=b&path="))
-        .await;
-    assert_eq!(s, StatusCode::NOT_IMPLEMENTED);
-    assert!(fail_message(&v).contains("storage backends"), "{v}");
+    // Listing files needs a bucket: this storage has none of its own, so `bucketName` is
+    // required. (Listing real buckets is tested against real servers in tests/storage.rs.)
+    let (s, v) = api.get(&format!("/v2/storages/{id}/files?path=")).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{v}");
+    assert!(fail_message(&v).contains("bucketName"), "{v}");
 
-    // Assets may name a storage that exists; an unknown one is a 404 naming it.
+    // Assets may name a storage that exists. A URL that is not one of its objects is refused
+    // (objects are checked to exist before import); a folder reference (3D assets) names no
+    // single object and is kept as given. An unknown storage is a 404 naming it.
     let project = new_project(&api).await;
     let cloud = format!("/v2/project/{project}/cloud");
     let (s, v) = api
         .post(
             &cloud,
             json!({"assets": [{"data": "https://b.example.com/a.png", "externalId": "a", "storage": id}]}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{v}");
+    assert!(
+        fail_message(&v).contains("assets[0].data") && fail_message(&v).contains("AWS"),
+        "{v}"
+    );
+    let (s, v) = api
+        .post(
+            &cloud,
+            json!({"assets": [{"data": "s3-scans/lidar/run1", "externalId": "a", "storage": id}]}),
         )
         .await;
     assert_eq!(s, StatusCode::CREATED, "{v}");
@@ -689,14 +701,29 @@ async fn storages_round_trip_and_never_return_credentials() {
         .await;
     assert_eq!(s, StatusCode::NOT_FOUND);
     assert!(fail_message(&v).contains("assets[0].storage"), "{v}");
-    // Uploading into a bucket is not possible yet: 501 naming `storageId`.
+    // Uploading into a bucket: a presigned PUT (signed locally, so no network here); the bucket
+    // is required when the storage has none.
     let (s, v) = api
         .get(&format!(
             "/v2/getUploadUrl?name=a.png&project={project}&storageId={id}"
         ))
         .await;
-    assert_eq!(s, StatusCode::NOT_IMPLEMENTED);
-    assert!(fail_message(&v).contains("storageId"), "{v}");
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    assert!(fail_message(&v).contains("bucket"), "{v}");
+    let (s, v) = api
+        .get(&format!(
+            "/v2/getUploadUrl?name=a.png&project={project}&storageId={id}&bucket=b"
+        ))
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    let put_url = v["data"]["uploadUrl"].as_str().expect("uploadUrl");
+    assert!(
+        put_url.starts_with(&format!(
+            "https://b.s3.eu-central-1.amazonaws.com/uploaded-data/{project}/a.png?"
+        )) && put_url.contains("X-Amz-Signature="),
+        "{put_url}"
+    );
+    assert!(!put_url.contains(secret));
 
     // In use: deleting is a conflict; once the assets are gone, it goes.
     let del = |path: String| {

@@ -7,4 +7,5 @@ mod audio_verdicts;
 mod builder;
 mod hub_api;
 mod media_probe;
+mod storage;
 mod upload_cli;

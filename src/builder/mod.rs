@@ -29,6 +29,7 @@
 
 mod config;
 mod delimited;
+mod import;
 mod json;
 mod sheet;
 mod table;
@@ -39,6 +40,7 @@ pub use config::{
     Classification, ColumnConfig, ColumnKind, ConfigError, FieldProblem, OrderedMap, PreLabelRule,
     TemplateConfig, MULTI_SELECT_TOOLS, PUBLIC_STORAGE,
 };
+pub use import::{build, wire_assets, BuildConfig, BuildEvent, BuildSummary, RowFailure};
 pub use table::{
     Header, Row, Rows, Table, TableError, TableFormat, TableOptions, DEFAULT_MAX_ROW_BYTES,
     DETECTED_DELIMITERS,

@@ -2,6 +2,7 @@
 //! message}`), plus the signed blob routes under `/uploaded-data/`. Every client mistake is a 4xx
 //! naming the field; a 500 means a bug or a broken disk, and its cause is logged, not sent.
 
+use std::fmt::Write as _;
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -14,14 +15,18 @@ use axum::routing::{get, post, put};
 use axum::Router;
 use futures::StreamExt;
 use object_store::path::Path as BlobPath;
+use object_store::signer::Method as SignMethod;
 use object_store::{ObjectStoreExt, WriteMultipart};
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use serde_json::Map;
 use serde_json::{json, Value};
 
-use super::catalog::{AssetFilter, CatalogError, NewAsset, NewStorage, Provider};
+use super::catalog::StorageSecret;
+use super::catalog::{AssetFilter, CatalogError, NewAsset, NewStorage, Provider, Storage};
+use super::fetch::{self, Fetcher};
 use super::sign::SignedQuery;
+use super::storage::{self, Located, Remote, StorageError};
 use super::State;
 
 type Shared = Arc<State>;
@@ -39,6 +44,10 @@ impl ApiError {
             status,
             message: message.into(),
         }
+    }
+    fn prefixed(mut self, prefix: &str) -> Self {
+        self.message.insert_str(0, prefix);
+        self
     }
     fn bad(message: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, message)
@@ -73,6 +82,32 @@ impl From<CatalogError> for ApiError {
             CatalogError::Invalid(m) => Self::bad(m),
             other => Self::internal("catalog", &other),
         }
+    }
+}
+
+impl From<StorageError> for ApiError {
+    fn from(e: StorageError) -> Self {
+        let status = match e.failure {
+            storage::Failure::Invalid | storage::Failure::Denied => StatusCode::BAD_REQUEST,
+            storage::Failure::NotFound => StatusCode::NOT_FOUND,
+            storage::Failure::Unreachable => StatusCode::BAD_GATEWAY,
+            storage::Failure::Unsupported => StatusCode::NOT_IMPLEMENTED,
+        };
+        Self::new(status, e.message)
+    }
+}
+
+impl From<fetch::FetchError> for ApiError {
+    fn from(e: fetch::FetchError) -> Self {
+        let status = match e.failure {
+            fetch::Failure::Invalid | fetch::Failure::Refused | fetch::Failure::Rejected => {
+                StatusCode::BAD_REQUEST
+            }
+            fetch::Failure::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            fetch::Failure::Unreachable => StatusCode::BAD_GATEWAY,
+            fetch::Failure::Storage => return Self::internal("blob storage", &e),
+        };
+        Self::new(status, e.message)
     }
 }
 
@@ -557,6 +592,12 @@ fn parse_storage(body: Value) -> Result<NewStorage, ApiError> {
     };
     let name = required_string(&mut m, "name", "`name`", "give the storage a unique name")?;
     let region = take_string(&mut m, "region", "`region`")?.filter(|r| !r.is_empty());
+    let endpoint = take_endpoint(&mut m)?;
+    let path_style = match m.remove("pathStyle") {
+        None | Some(Value::Null) => None,
+        Some(Value::Bool(b)) => Some(b),
+        Some(_) => return Err(ApiError::bad("`pathStyle` must be true or false")),
+    };
     let sdk_provider = take_string(&mut m, "provider", "`provider`")?;
     let rest_type = take_string(&mut m, "type", "`type`")?;
     let (provider, bucket, secret) = match (sdk_provider, rest_type) {
@@ -584,10 +625,12 @@ fn parse_storage(body: Value) -> Result<NewStorage, ApiError> {
             let public = credential(&mut m, "publicKey")?;
             let private = credential(&mut m, "privateKey")?;
             let creds = credential(&mut m, "credentials")?;
+            // Our extensions to the SDK's body: the CLI sends them, the SDK never does.
+            let bucket = take_string(&mut m, "bucket", "`bucket`")?.filter(|b| !b.is_empty());
             refuse_unknown(
                 &m,
                 "",
-                "name, provider, publicKey, privateKey, region and credentials",
+                "name, provider, publicKey, privateKey, region, credentials, bucket, endpoint and pathStyle",
             )?;
             match provider {
                 Provider::Aws if public.is_none() || private.is_none() => {
@@ -617,7 +660,7 @@ fn parse_storage(body: Value) -> Result<NewStorage, ApiError> {
                     secret.insert(k.into(), v);
                 }
             }
-            (provider, None, secret)
+            (provider, bucket, secret)
         }
         (None, Some(t)) => {
             let provider = Provider::from_rest_name(&t).ok_or_else(|| {
@@ -638,7 +681,7 @@ fn parse_storage(body: Value) -> Result<NewStorage, ApiError> {
             refuse_unknown(
                 &m,
                 "",
-                "name, type, bucket, region, credentials and privateKey",
+                "name, type, bucket, region, credentials, privateKey, endpoint and pathStyle",
             )?;
             let has = |k: &str| {
                 creds
@@ -672,13 +715,67 @@ fn parse_storage(body: Value) -> Result<NewStorage, ApiError> {
             (provider, Some(bucket), secret)
         }
     };
-    Ok(NewStorage {
+    let new = NewStorage {
         name,
         provider,
         region,
         bucket,
+        endpoint,
+        path_style,
         secret: Value::Object(secret),
-    })
+    };
+    // Read the credentials the way the backends will, so a storage that could never connect
+    // (an Azure key without an account name, a GCP key that is not JSON) is refused now.
+    let probe = Storage {
+        id: format!("{:?}", new.name),
+        name: new.name.clone(),
+        provider: provider.sdk_name().to_owned(),
+        kind: provider.rest_name().to_owned(),
+        region: new.region.clone(),
+        bucket: new.bucket.clone(),
+        endpoint: new.endpoint.clone(),
+        path_style: new.path_style,
+        created_at: String::new(),
+    };
+    Remote::new(probe, &StorageSecret(new.secret.clone())).map_err(|e| ApiError::bad(e.message))?;
+    Ok(new)
+}
+
+/// Reads `endpoint`: an http(s) URL with a host, no query and no user info (credentials belong
+/// in the credential fields, which are never shown).
+fn take_endpoint(m: &mut Map<String, Value>) -> Result<Option<String>, ApiError> {
+    let Some(e) = take_string(m, "endpoint", "`endpoint`")?.filter(|e| !e.is_empty()) else {
+        return Ok(None);
+    };
+    let ok = url::Url::parse(&e).is_ok_and(|u| {
+        matches!(u.scheme(), "http" | "https")
+            && u.host_str().is_some()
+            && u.query().is_none()
+            && u.fragment().is_none()
+            && u.username().is_empty()
+            && u.password().is_none()
+    });
+    if !ok {
+        return Err(ApiError::bad(
+            "`endpoint` must be an http(s) URL with a host and no query or user info, e.g. http://127.0.0.1:9000",
+        ));
+    }
+    Ok(Some(e.trim_end_matches('/').to_owned()))
+}
+
+/// A storage integration ready to reach its buckets, or 404 naming it.
+async fn load_remote(st: &Shared, id: &str) -> Result<Remote, ApiError> {
+    let s = st.clone();
+    let wanted = id.to_owned();
+    let found = blocking(move || s.catalog.storage_with_secret(&wanted)).await?;
+    let Some((storage, secret)) = found else {
+        return Err(ApiError::not_found(format!("storage {id} not found")));
+    };
+    Ok(Remote::new(storage, &secret)?)
+}
+
+fn signed_ttl(st: &State) -> std::time::Duration {
+    std::time::Duration::from_secs(st.config.url_ttl_secs.min(storage::MAX_SIGNED_URL_SECS))
 }
 
 async fn create_storage(
@@ -739,25 +836,102 @@ async fn get_storage(AxState(st): AxState<Shared>, UrlPath(id): UrlPath<String>)
 }
 
 async fn delete_storage(AxState(st): AxState<Shared>, UrlPath(id): UrlPath<String>) -> ApiResult {
-    let deleted = blocking(move || st.catalog.delete_storage(&id)).await?;
+    let s = st.clone();
+    let deleted = blocking(move || s.catalog.delete_storage(&id)).await?;
+    st.clients.forget(&deleted.id);
     success(StatusCode::OK, json!({"storage": deleted}))
 }
 
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct FilesQuery {
+    bucket_name: Option<String>,
+    path: Option<String>,
+    get_signed_urls: Option<String>,
+    scroll_token: Option<String>,
+    page: Option<String>,
+    limit: Option<String>,
+    // Sent by the SDK; object_store already retries throttled requests.
+    #[allow(dead_code)]
+    retry_on_slow_down: Option<String>,
+}
+
+fn flag(v: Option<&str>, what: &str) -> Result<bool, ApiError> {
+    match v {
+        None | Some("" | "false") => Ok(false),
+        Some("true") => Ok(true),
+        Some(other) => Err(ApiError::bad(format!(
+            "`{what}` must be true or false (got {other:?})"
+        ))),
+    }
+}
+
+/// Lists the files and folders directly under `path` in a bucket, one page at a time.
 async fn list_storage_files(
     AxState(st): AxState<Shared>,
     UrlPath(id): UrlPath<String>,
+    uri: Uri,
 ) -> ApiResult {
-    let found = blocking(move || st.catalog.storage(&id).map(|s| (s, id))).await?;
-    match found {
-        (Some(s), _) => Err(ApiError::new(
-            StatusCode::NOT_IMPLEMENTED,
-            format!(
-                "listing files needs the cloud storage backends, which this hub does not have yet: it keeps storage {} ({}) but cannot read its bucket; reference the files by URL with `storage` instead",
-                s.id, s.provider
-            ),
-        )),
-        (None, id) => Err(ApiError::not_found(format!("storage {id} not found"))),
+    let q: FilesQuery = query(&uri)?;
+    let signed = flag(q.get_signed_urls.as_deref(), "getSignedUrls")?;
+    let limit = match q.limit.as_deref() {
+        None | Some("") => storage::MAX_LIST_LIMIT,
+        Some(s) => s
+            .parse::<usize>()
+            .ok()
+            .filter(|n| (1..=storage::MAX_LIST_LIMIT).contains(n))
+            .ok_or_else(|| {
+                ApiError::bad(format!(
+                    "`limit` must be a whole number from 1 to {} (got {s:?})",
+                    storage::MAX_LIST_LIMIT
+                ))
+            })?,
+    };
+    if q.page.as_deref().is_some_and(|p| p != "1") {
+        return Err(ApiError::bad(
+            "`page`: bucket listings are paged with `scrollToken` (from the previous answer), not page numbers",
+        ));
     }
+    let remote = load_remote(&st, &id).await?;
+    let bucket = remote
+        .bucket_or_default(q.bucket_name.as_deref())
+        .map_err(|e| ApiError::bad(format!("`bucketName`: {e}")))?;
+    let mut listing = st
+        .clients
+        .list(
+            &remote,
+            &bucket,
+            q.path.as_deref().unwrap_or(""),
+            q.scroll_token,
+            limit,
+        )
+        .await?;
+    if signed {
+        let ttl = signed_ttl(&st);
+        let (clients, remote) = (&st.clients, &remote);
+        // Futures collected first: a lazily mapped iterator inside the stream trips the
+        // compiler's Send check for handlers (higher-ranked lifetimes).
+        let signing: Vec<_> = listing
+            .files
+            .iter()
+            .map(|f| {
+                let at = Located {
+                    bucket: bucket.clone(),
+                    key: f.key.clone(),
+                };
+                async move { clients.sign(remote, SignMethod::GET, &at, ttl).await }
+            })
+            .collect();
+        let urls: Vec<Result<String, StorageError>> = futures::stream::iter(signing)
+            .buffered(CHECK_CONCURRENCY)
+            .collect()
+            .await;
+        for (f, u) in listing.files.iter_mut().zip(urls) {
+            f.signed_url = Some(u?);
+        }
+    }
+    let data = serde_json::to_value(&listing).map_err(|e| ApiError::internal("listing", &e))?;
+    success(StatusCode::OK, data)
 }
 
 // ---- uploads ---------------------------------------------------------------------------------
@@ -857,18 +1031,30 @@ async fn get_upload_url(AxState(st): AxState<Shared>, uri: Uri) -> ApiResult {
                 "`bucket` needs a `storageId`; leave both out to store the file on the hub",
             ))
         }
-        (Some(id), _) => {
-            let found = blocking(move || st.catalog.storage(&id).map(|s| (s, id))).await?;
-            return Err(match found {
-                (Some(s), _) => ApiError::new(
-                    StatusCode::NOT_IMPLEMENTED,
-                    format!(
-                        "`storageId`: uploading into storage {} needs the cloud storage backends, which this hub does not have yet; leave `storageId` out to store the file on the hub",
-                        s.id
-                    ),
-                ),
-                (None, id) => ApiError::not_found(format!("`storageId`: storage {id} not found")),
-            });
+        (Some(id), bucket) => {
+            // A presigned PUT straight into the bucket: the file never passes through the hub,
+            // and the asset registered afterwards references it with `storage` set.
+            check_upload_name(&name)?;
+            let s = st.clone();
+            let p = project.clone();
+            if blocking(move || s.catalog.project(&p)).await?.is_none() {
+                return Err(ApiError::not_found(format!("project {project} not found")));
+            }
+            let remote = load_remote(&st, &id)
+                .await
+                .map_err(|e| ApiError::new(e.status, format!("`storageId`: {}", e.message)))?;
+            let bucket = remote
+                .bucket_or_default(bucket.as_deref())
+                .map_err(|e| ApiError::bad(format!("`bucket`: {e}")))?;
+            let at = Located {
+                bucket,
+                key: blob_key(&project, &name),
+            };
+            let url = st
+                .clients
+                .sign(&remote, SignMethod::PUT, &at, signed_ttl(&st))
+                .await?;
+            return success(StatusCode::CREATED, json!({"uploadUrl": url}));
         }
     }
     check_upload_name(&name)?;
@@ -904,9 +1090,21 @@ fn own_key(st: &State, url: &str) -> Option<String> {
 }
 
 #[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
 struct SignedUrlQuery {
     url: Option<String>,
     name: Option<String>,
+    storage_id: Option<String>,
+}
+
+/// The storage a URL names itself with `?storageId=` (markdown/HTML links) or the older
+/// `?integrationId=`.
+fn storage_in_url(url: &str) -> Option<String> {
+    let parsed = url::Url::parse(url).ok()?;
+    parsed
+        .query_pairs()
+        .find(|(k, v)| (k == "storageId" || k == "integrationId") && !v.is_empty())
+        .map(|(_, v)| v.into_owned())
 }
 
 async fn get_signed_url(AxState(st): AxState<Shared>, uri: Uri) -> ApiResult {
@@ -915,6 +1113,23 @@ async fn get_signed_url(AxState(st): AxState<Shared>, uri: Uri) -> ApiResult {
         .url
         .or(q.name)
         .ok_or_else(|| ApiError::bad("`url` is required: the asset URL to sign"))?;
+    let storage_id = q
+        .storage_id
+        .filter(|s| !s.is_empty())
+        .or_else(|| storage_in_url(&url));
+    if let Some(id) = storage_id {
+        let remote = load_remote(&st, &id)
+            .await
+            .map_err(|e| ApiError::new(e.status, format!("`storageId`: {}", e.message)))?;
+        let at = remote
+            .locate(&url)
+            .map_err(|e| ApiError::bad(format!("`url`: {e}")))?;
+        let signed = st
+            .clients
+            .sign(&remote, SignMethod::GET, &at, signed_ttl(&st))
+            .await?;
+        return success(StatusCode::OK, json!({"signedUrl": signed}));
+    }
     if let Some(key) = own_key(&st, &url) {
         let expires = now_secs() + st.config.url_ttl_secs;
         let sig = st.signer.query("GET", &format!("/{key}"), expires, None);
@@ -1156,9 +1371,17 @@ struct Parsed {
     asset: NewAsset,
     batches: Option<Vec<String>>,
     own_key: Option<String>,
+    /// An http(s) URL the hub downloads into its own storage (`uploadLocal: "true"`).
+    download: Option<String>,
 }
 
-fn parse_asset(st: &State, i: usize, v: Value, upload_local: bool) -> Result<Parsed, ApiError> {
+fn parse_asset(
+    st: &State,
+    i: usize,
+    v: Value,
+    upload_local: bool,
+    default_storage: Option<&str>,
+) -> Result<Parsed, ApiError> {
     let Value::Object(mut m) = v else {
         return Err(ApiError::bad(format!(
             "assets[{i}] must be a JSON object with `data` and `externalId`"
@@ -1238,17 +1461,23 @@ fn parse_asset(st: &State, i: usize, v: Value, upload_local: bool) -> Result<Par
         }
     };
     let own = data.as_deref().and_then(|d| own_key(st, d));
-    if own.is_none() {
-        if let Some(d) = &data {
-            let is_url = d.starts_with("http://") || d.starts_with("https://");
-            if upload_local && is_url {
-                return Err(ApiError::bad(format!(
-                    "{}: uploadLocal \"true\" asks the hub to download {d:?}, which this hub does not do; upload the file, or import the URL with uploadLocal \"false\"",
-                    field("data")
-                )));
-            }
-        }
-    }
+    // The request-wide storage applies to every asset without its own, except hub files.
+    let storage = storage.or_else(|| {
+        own.is_none()
+            .then(|| default_storage.map(str::to_owned))
+            .flatten()
+    });
+    // Objects of a storage stay in their bucket (the SDK's upload_files(storage_id=...) puts
+    // them there and registers with uploadLocal "true"); public URLs are copied to the hub.
+    let download = data
+        .as_ref()
+        .filter(|d| {
+            upload_local
+                && own.is_none()
+                && storage.is_none()
+                && (d.starts_with("http://") || d.starts_with("https://"))
+        })
+        .cloned();
     if let (Some(_), Some(id)) = (&own, &storage) {
         return Err(ApiError::bad(format!(
             "{}: the data is a file on this hub, not in storage {id}; leave `storage` out for uploaded files",
@@ -1276,7 +1505,262 @@ fn parse_asset(st: &State, i: usize, v: Value, upload_local: bool) -> Result<Par
         asset,
         batches,
         own_key: own,
+        download,
     })
+}
+
+/// Most problems listed in one answer.
+const MAX_LISTED_PROBLEMS: usize = 20;
+
+fn problems_message(what: &str, problems: &[String]) -> String {
+    let mut msg = format!(
+        "{} asset(s) {what}; nothing was imported: {}",
+        problems.len(),
+        problems
+            .iter()
+            .take(MAX_LISTED_PROBLEMS)
+            .cloned()
+            .collect::<Vec<_>>()
+            .join("; ")
+    );
+    if problems.len() > MAX_LISTED_PROBLEMS {
+        let _ = write!(msg, "; and {} more", problems.len() - MAX_LISTED_PROBLEMS);
+    }
+    msg
+}
+
+/// Storage objects checked at once, and URLs downloaded at once, per request.
+const CHECK_CONCURRENCY: usize = 16;
+const DOWNLOAD_CONCURRENCY: usize = 8;
+
+/// Loads every storage the assets name (404 naming the first asset of an unknown one), then
+/// checks that each object they reference exists. Fills in object sizes.
+async fn check_storage_objects(st: &Shared, parsed: &mut [Parsed]) -> Result<(), ApiError> {
+    let mut remotes: std::collections::HashMap<String, Remote> = std::collections::HashMap::new();
+    for (i, p) in parsed.iter().enumerate() {
+        let Some(id) = &p.asset.storage else { continue };
+        if remotes.contains_key(id) {
+            continue;
+        }
+        match load_remote(st, id).await {
+            Ok(r) => {
+                remotes.insert(id.clone(), r);
+            }
+            Err(e) if e.status == StatusCode::NOT_FOUND => {
+                return Err(ApiError::not_found(format!(
+                    "assets[{i}].storage: storage {id} not found; create it with POST /v2/storages or leave `storage` out"
+                )))
+            }
+            Err(e) => {
+                return Err(ApiError::new(
+                    e.status,
+                    format!("assets[{i}].storage: {}", e.message),
+                ))
+            }
+        }
+    }
+    if remotes.is_empty() {
+        return Ok(());
+    }
+    let mut problems = Vec::new();
+    let mut checks = Vec::new();
+    for (i, p) in parsed.iter().enumerate() {
+        let Some(remote) = p.asset.storage.as_ref().and_then(|id| remotes.get(id)) else {
+            continue;
+        };
+        let mut urls: Vec<(String, &str)> = Vec::new();
+        if let Some(d) = &p.asset.data {
+            urls.push(("data".to_owned(), d));
+        }
+        for (j, d) in p.asset.dataset.iter().flatten().enumerate() {
+            urls.push((format!("dataset[{j}]"), d));
+        }
+        for (field, url) in urls {
+            // Inline markdown/HTML and folder references (3D) name no single object.
+            if url.trim_start().starts_with('<') || !url.contains("://") {
+                continue;
+            }
+            match remote.locate(url) {
+                Ok(at) => checks.push((i, field, at, remote)),
+                Err(e) => problems.push(format!("assets[{i}].{field}: {e}")),
+            }
+        }
+    }
+    if !problems.is_empty() {
+        return Err(ApiError::bad(problems_message(
+            "do not reference objects of their storage",
+            &problems,
+        )));
+    }
+    let clients = &st.clients;
+    let heads: Vec<_> = checks
+        .into_iter()
+        .map(|(i, field, at, remote)| async move {
+            let r = clients.head(remote, &at).await;
+            (i, field, at, remote, r)
+        })
+        .collect();
+    let results: Vec<_> = futures::stream::iter(heads)
+        .buffered(CHECK_CONCURRENCY)
+        .collect()
+        .await;
+    for (i, field, at, remote, r) in results {
+        match r {
+            Ok(meta) => {
+                if field == "data" {
+                    parsed[i].asset.size = Some(meta.size);
+                }
+            }
+            Err(e) if e.failure == storage::Failure::NotFound => problems.push(format!(
+                "assets[{i}].{field}: there is no object {}/{} in storage {}",
+                at.bucket, at.key, remote.storage.id
+            )),
+            Err(e) => {
+                return Err(ApiError::from(e).prefixed(&format!("assets[{i}].{field}: ")));
+            }
+        }
+    }
+    if !problems.is_empty() {
+        return Err(ApiError::bad(problems_message(
+            "point at objects that do not exist",
+            &problems,
+        )));
+    }
+    Ok(())
+}
+
+/// A blob name for a downloaded URL: random, keeping the URL's extension (`.nii.gz` whole).
+fn download_name(url: &str) -> String {
+    let stem = hex::encode(rand::random::<[u8; 16]>());
+    let last = url::Url::parse(url)
+        .ok()
+        .and_then(|u| {
+            u.path_segments()
+                .and_then(|mut s| s.next_back().map(str::to_ascii_lowercase))
+        })
+        .unwrap_or_default();
+    let ext = if last.ends_with(".nii.gz") {
+        Some("nii.gz".to_owned())
+    } else {
+        last.rsplit_once('.')
+            .map(|(_, e)| e.to_owned())
+            .filter(|e| {
+                !e.is_empty() && e.len() <= 10 && e.bytes().all(|b| b.is_ascii_alphanumeric())
+            })
+    };
+    match ext {
+        Some(e) => format!("{stem}.{e}"),
+        None => stem,
+    }
+}
+
+/// Downloads every `uploadLocal` URL into `uploaded-data/<project>/` (bounded, all or nothing)
+/// and turns those assets into hub files. Returns the blob keys written, for cleanup.
+async fn download_assets(
+    st: &Shared,
+    project: &str,
+    parsed: &mut [Parsed],
+) -> Result<Vec<String>, ApiError> {
+    let wanted: Vec<(usize, String)> = parsed
+        .iter()
+        .enumerate()
+        .filter_map(|(i, p)| p.download.clone().map(|u| (i, u)))
+        .collect();
+    if wanted.is_empty() {
+        return Ok(Vec::new());
+    }
+    let jobs: Vec<(usize, String, String, String)> = wanted
+        .into_iter()
+        .map(|(i, url)| {
+            let name = download_name(&url);
+            let key = blob_key(project, &name);
+            (i, url, name, key)
+        })
+        .collect();
+    let keys: Vec<String> = jobs.iter().map(|j| j.3.clone()).collect();
+    let s = st.clone();
+    let (p, k) = (project.to_owned(), keys.clone());
+    blocking(move || k.iter().try_for_each(|key| s.catalog.reserve(key, &p))).await?;
+    let fetcher = Fetcher {
+        allow_private: st.config.allow_private_downloads,
+        max_bytes: st.config.max_upload_bytes,
+        retry: crate::upload::RetryPolicy {
+            max_retries: 3,
+            base: std::time::Duration::from_millis(200),
+            max: std::time::Duration::from_secs(5),
+        },
+    };
+    let (fetcher, blobs) = (&fetcher, st.blobs.as_ref());
+    let fetches: Vec<_> = jobs
+        .into_iter()
+        .map(|(i, url, name, key)| async move {
+            let r = fetcher.fetch(&url, blobs, &blob_path(&key)).await;
+            (i, url, name, key, r)
+        })
+        .collect();
+    let results: Vec<_> = futures::stream::iter(fetches)
+        .buffer_unordered(DOWNLOAD_CONCURRENCY)
+        .collect()
+        .await;
+    let mut failed: Vec<(usize, fetch::FetchError)> = Vec::new();
+    let mut done = Vec::new();
+    for (i, url, name, key, r) in results {
+        match r {
+            Ok(f) => done.push((i, url, name, key, f)),
+            Err(e) => failed.push((i, e)),
+        }
+    }
+    if !failed.is_empty() {
+        remove_blobs(st, &keys).await;
+        failed.sort_by_key(|(i, _)| *i);
+        let problems: Vec<String> = failed
+            .iter()
+            .map(|(i, e)| format!("assets[{i}].data: {e}"))
+            .collect();
+        // The status of the first failure says what kind of problem it is.
+        let status = ApiError::from(fetch::FetchError {
+            failure: failed[0].1.failure,
+            message: String::new(),
+        })
+        .status;
+        return Err(ApiError::new(
+            status,
+            problems_message("could not be downloaded", &problems),
+        ));
+    }
+    let s = st.clone();
+    let completed: Vec<(String, u64, String, Option<&'static str>)> = done
+        .iter()
+        .map(|(_, _, name, key, f)| {
+            let kind = crate::media::sniff_named(name, &f.head).map(|k| k.kind().as_str());
+            (key.clone(), f.size, f.hash.clone(), kind)
+        })
+        .collect();
+    blocking(move || {
+        completed.iter().try_for_each(|(key, size, hash, kind)| {
+            s.catalog.complete_reservation(key, *size, hash, *kind)
+        })
+    })
+    .await?;
+    for (i, url, _, key, _) in done {
+        let p = &mut parsed[i];
+        p.asset.data = Some(blob_url(st, &key));
+        p.asset.extra.insert("sourceUrl".into(), Value::String(url));
+        p.own_key = Some(key);
+        p.asset.kind = None;
+    }
+    Ok(keys)
+}
+
+/// Deletes blobs written for a request that failed (best effort: a leftover is only disk).
+async fn remove_blobs(st: &Shared, keys: &[String]) {
+    for key in keys {
+        if let Err(e) = st.blobs.delete(&blob_path(key)).await {
+            if !matches!(e, object_store::Error::NotFound { .. }) {
+                tracing::warn!("cannot remove {key} after a failed import: {e}");
+            }
+        }
+    }
 }
 
 async fn register_assets(
@@ -1322,6 +1806,12 @@ async fn register_assets(
                 ))
             })?,
     };
+    // Our extension: one storage for every asset that names none (the SDK sets it per asset).
+    let default_storage = match body.remove("storage").or_else(|| body.remove("storageId")) {
+        None | Some(Value::Null) => None,
+        Some(Value::String(s)) if !s.is_empty() => Some(s),
+        Some(_) => return Err(ApiError::bad("`storage` must be a storage ID string")),
+    };
     let Some(Value::Array(list)) = body.remove("assets") else {
         return Err(ApiError::bad("`assets` is missing or not an array"));
     };
@@ -1330,8 +1820,24 @@ async fn register_assets(
     }
     let mut parsed = Vec::with_capacity(list.len());
     for (i, v) in list.into_iter().enumerate() {
-        parsed.push(parse_asset(&st, i, v, upload_local)?);
+        parsed.push(parse_asset(
+            &st,
+            i,
+            v,
+            upload_local,
+            default_storage.as_deref(),
+        )?);
     }
+    // Checks that reach out (storages, downloads) wait until the project is known to exist.
+    let (shared, wanted) = (st.clone(), project.clone());
+    if blocking(move || shared.catalog.project(&wanted))
+        .await?
+        .is_none()
+    {
+        return Err(ApiError::not_found(format!("project {project} not found")));
+    }
+    check_storage_objects(&st, &mut parsed).await?;
+    let downloaded = download_assets(&st, &project, &mut parsed).await?;
     let s = st.clone();
     let result = blocking(move || {
         let Some(_) = s.catalog.project(&project)? else {
@@ -1388,8 +1894,11 @@ async fn register_assets(
         let ids = s.catalog.insert_assets(&project, &assets)?;
         Ok((ids, pre_labels))
     })
-    .await?;
-    let (ids, pre_labels) = result;
+    .await;
+    if result.is_err() {
+        remove_blobs(&st, &downloaded).await;
+    }
+    let (ids, pre_labels) = result?;
     let created = ids.iter().filter(|(_, new)| *new).count();
     let asset_ids: Vec<&str> = ids.iter().map(|(id, _)| id.as_str()).collect();
     success(

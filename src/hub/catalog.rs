@@ -101,6 +101,10 @@ pub struct NewStorage {
     pub region: Option<String>,
     /// Bucket (or container), when given.
     pub bucket: Option<String>,
+    /// A custom endpoint (S3-compatible servers, emulators, sovereign clouds), when given.
+    pub endpoint: Option<String>,
+    /// Path-style S3 requests (`ENDPOINT/BUCKET/KEY`) rather than virtual-hosted ones.
+    pub path_style: Option<bool>,
     /// The credentials as sent (keys, service-account JSON, ...).
     pub secret: Value,
 }
@@ -112,8 +116,21 @@ impl std::fmt::Debug for NewStorage {
             .field("provider", &self.provider)
             .field("region", &self.region)
             .field("bucket", &self.bucket)
+            .field("endpoint", &self.endpoint)
+            .field("path_style", &self.path_style)
             .field("secret", &"<redacted>")
             .finish()
+    }
+}
+
+/// The credentials of a storage integration, as stored. Only the hub's storage backends read
+/// them; `Debug` never shows them and there is no `Serialize`, so they cannot reach an answer.
+#[derive(Clone)]
+pub struct StorageSecret(pub Value);
+
+impl std::fmt::Debug for StorageSecret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("StorageSecret(<redacted>)")
     }
 }
 
@@ -137,6 +154,12 @@ pub struct Storage {
     /// Bucket (or container), when given.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub bucket: Option<String>,
+    /// Custom endpoint, when given (not a secret: it says where, not how to get in).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub endpoint: Option<String>,
+    /// Path-style S3 requests, when set.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub path_style: Option<bool>,
     /// Creation time, RFC 3339.
     pub created_at: String,
 }
@@ -331,6 +354,8 @@ pub trait Catalog: Send + Sync {
     fn create_storage(&self, storage: &NewStorage) -> Result<Storage>;
     /// One storage integration, without its credentials.
     fn storage(&self, id: &str) -> Result<Option<Storage>>;
+    /// One storage integration with its credentials, for the hub's storage backends only.
+    fn storage_with_secret(&self, id: &str) -> Result<Option<(Storage, StorageSecret)>>;
     /// A page of storage integrations (1-based; every one when `limit` is `None`), oldest
     /// first, and the total.
     fn list_storages(&self, page: u64, limit: Option<u64>) -> Result<(Vec<Storage>, u64)>;
@@ -548,6 +573,8 @@ fn storage_from_parts((id, name, provider, config, created): StorageParts) -> Re
     Ok(Storage {
         region: text("region"),
         bucket: text("bucket"),
+        endpoint: text("endpoint"),
+        path_style: config.get("pathStyle").and_then(Value::as_bool),
         id,
         name,
         provider: provider.sdk_name().to_owned(),
@@ -987,7 +1014,14 @@ impl Catalog for SqliteCatalog {
         }
         let conn = self.conn();
         let id = new_id();
-        let config = serde_json::json!({"region": storage.region, "bucket": storage.bucket});
+        let mut config = serde_json::json!({"region": storage.region, "bucket": storage.bucket});
+        // Only what was given, so existing rows and new ones read back the same way.
+        if let Some(e) = &storage.endpoint {
+            config["endpoint"] = Value::String(e.clone());
+        }
+        if let Some(p) = storage.path_style {
+            config["pathStyle"] = Value::Bool(p);
+        }
         let n = conn.execute(
             "INSERT OR IGNORE INTO storages (id, name, provider, config, secret, created)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
@@ -1012,6 +1046,21 @@ impl Catalog for SqliteCatalog {
 
     fn storage(&self, id: &str) -> Result<Option<Storage>> {
         storage_row(&self.conn(), id)
+    }
+
+    fn storage_with_secret(&self, id: &str) -> Result<Option<(Storage, StorageSecret)>> {
+        let conn = self.conn();
+        let Some(storage) = storage_row(&conn, id)? else {
+            return Ok(None);
+        };
+        let secret: String =
+            conn.query_row("SELECT secret FROM storages WHERE id = ?1", [id], |r| {
+                r.get(0)
+            })?;
+        Ok(Some((
+            storage,
+            StorageSecret(serde_json::from_str(&secret)?),
+        )))
     }
 
     fn list_storages(&self, page: u64, limit: Option<u64>) -> Result<(Vec<Storage>, u64)> {
@@ -1165,6 +1214,8 @@ mod tests {
             provider: Provider::Aws,
             region: Some("eu-central-1".into()),
             bucket: None,
+            endpoint: None,
+            path_style: None,
             secret: serde_json::json!({"privateKey": "hush"}),
         };
         assert!(!format!("{new:?}").contains("hush"), "Debug redacts");
@@ -1186,6 +1237,12 @@ mod tests {
         let (page, total) = c.list_storages(2, Some(1)).expect("page");
         assert_eq!((total, page), (2, vec![gcs.clone()]));
         assert_eq!(c.storage(&s.id).expect("get"), Some(s.clone()));
+        let (again, secret) = c.storage_with_secret(&s.id).expect("get").expect("some");
+        assert_eq!(
+            (again, secret.0["privateKey"].as_str()),
+            (s.clone(), Some("hush"))
+        );
+        assert!(!format!("{secret:?}").contains("hush"), "Debug redacts");
 
         let p = c.create_project("P", "", "ango").expect("project");
         let used = NewAsset {

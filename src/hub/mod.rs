@@ -1,11 +1,14 @@
 //! The hub: a small self-hostable server that stores assets and speaks Ango Hub's v2 import API,
 //! so our CLI, the desktop app and the official Python SDK all import through the same doors.
 //! Catalog in `SQLite`, blobs through `object_store` (a local `uploaded-data/` folder by default),
-//! signed upload/download URLs, API-key auth.
+//! storage integrations reaching private S3/GCS/Azure buckets, signed upload/download URLs,
+//! API-key auth.
 
 mod api;
 pub mod catalog;
+pub mod fetch;
 pub mod sign;
+pub mod storage;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -40,6 +43,10 @@ pub struct HubConfig {
     pub max_json_bytes: usize,
     /// Lifetime of signed URLs, seconds.
     pub url_ttl_secs: u64,
+    /// Let `uploadLocal` downloads reach loopback, private, link-local, CGNAT and metadata
+    /// addresses. Off by default: import files come from third parties, and such URLs would let
+    /// them read the hub's own network (SSRF).
+    pub allow_private_downloads: bool,
 }
 
 impl HubConfig {
@@ -52,6 +59,7 @@ impl HubConfig {
             max_upload_bytes: DEFAULT_MAX_UPLOAD_BYTES,
             max_json_bytes: DEFAULT_MAX_JSON_BYTES,
             url_ttl_secs: DEFAULT_URL_TTL_SECS,
+            allow_private_downloads: false,
         }
     }
 }
@@ -64,6 +72,8 @@ pub(crate) struct State {
     pub api_key: String,
     pub base_url: String,
     pub config: HubConfig,
+    /// Bucket clients of the storage integrations in use.
+    pub clients: storage::Clients,
 }
 
 /// A hub serving on a socket; dropping it does not stop it, [`RunningHub::shutdown`] does.
@@ -185,6 +195,7 @@ pub async fn start(config: HubConfig, listen: SocketAddr) -> Result<RunningHub, 
         api_key: api_key.clone(),
         base_url: url.clone(),
         config,
+        clients: storage::Clients::default(),
     });
     let app = api::router(state);
     let (tx, mut rx) = tokio::sync::watch::channel(false);

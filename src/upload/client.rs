@@ -92,6 +92,9 @@ pub struct ProjectInfo {
     /// Batches.
     #[serde(default)]
     pub batches: Vec<BatchInfo>,
+    /// Saved asset-builder templates, as the hub stores them.
+    #[serde(default)]
+    pub asset_builder_templates: Vec<Value>,
     /// Creation time.
     #[serde(default)]
     pub created_at: String,
@@ -113,6 +116,14 @@ pub struct Registered {
     pub asset_ids: Vec<String>,
     /// How many were new.
     pub created: u64,
+}
+
+/// The outcome of one attempt that is not a final error.
+enum Attempt {
+    /// A 2xx answer.
+    Done(reqwest::Response),
+    /// Try again after this wait.
+    Retry(Duration),
 }
 
 /// A client for one hub and API key. Cheap to clone (connection pool shared).
@@ -252,33 +263,46 @@ impl HubClient {
             if let Some(b) = body {
                 req = req.json(b);
             }
-            let wait = match req.send().await {
-                Ok(resp) if resp.status().is_success() => {
+            let wait = match self.judge(req.send().await, attempt, &what).await? {
+                Attempt::Done(resp) => {
                     let v: Value = resp.json().await.map_err(|e| network(&what, e))?;
                     return Ok(v.get("data").cloned().unwrap_or(Value::Null));
                 }
-                Ok(resp) if retryable(resp.status()) && attempt < self.retry.max_retries => {
-                    retry_after(&resp)
-                        .map_or_else(|| self.retry.backoff(attempt), |d| d.min(self.retry.max))
-                }
-                Ok(resp) => {
-                    let status = resp.status();
-                    return Err(Error::new(
-                        code_for(status),
-                        format!("{what}: {}", fail_message(resp).await),
-                    ));
-                }
-                Err(e)
-                    if (e.is_connect() || e.is_timeout() || e.is_request())
-                        && attempt < self.retry.max_retries =>
-                {
-                    self.retry.backoff(attempt)
-                }
-                Err(e) => return Err(network(&what, e)),
+                Attempt::Retry(wait) => wait,
             };
             tracing::debug!("{what}: retrying in {wait:?}");
             tokio::time::sleep(wait).await;
             attempt += 1;
+        }
+    }
+
+    /// Decides what one attempt's outcome means: done, retry after a wait, or a final error.
+    /// Connection failures, timeouts, 5xx and 429 are retried (honouring `Retry-After`) until
+    /// the policy's retries are spent; anything else is final.
+    async fn judge(
+        &self,
+        res: reqwest::Result<reqwest::Response>,
+        attempt: u32,
+        what: &str,
+    ) -> Result<Attempt, Error> {
+        let more = attempt < self.retry.max_retries;
+        match res {
+            Ok(resp) if resp.status().is_success() => Ok(Attempt::Done(resp)),
+            Ok(resp) if retryable(resp.status()) && more => Ok(Attempt::Retry(
+                retry_after(&resp)
+                    .map_or_else(|| self.retry.backoff(attempt), |d| d.min(self.retry.max)),
+            )),
+            Ok(resp) => {
+                let status = resp.status();
+                Err(Error::new(
+                    code_for(status),
+                    format!("{what}: {}", fail_message(resp).await),
+                ))
+            }
+            Err(e) if more && !e.is_builder() && !e.is_decode() => {
+                Ok(Attempt::Retry(self.retry.backoff(attempt)))
+            }
+            Err(e) => Err(network(what, e)),
         }
     }
 
@@ -342,6 +366,19 @@ impl HubClient {
             )
             .await?;
         Self::field(&data, "project", "create batch")
+    }
+
+    /// Saves an asset-builder template (the Ango template object) on a project; returns it with
+    /// its `_id`.
+    pub async fn save_template(&self, project: &str, template: &Value) -> Result<Value, Error> {
+        let data = self
+            .call(
+                Method::POST,
+                &format!("/v2/project/{}/assetBuilderTemplates", enc(project)),
+                Some(template),
+            )
+            .await?;
+        Self::field(&data, "assetBuilderTemplate", "save template")
     }
 
     /// Reserves an upload and returns the signed PUT URL.
@@ -420,23 +457,9 @@ impl HubClient {
                 .body(body)
                 .send()
                 .await;
-            let wait = match res {
-                Ok(resp) if resp.status().is_success() => return Ok(()),
-                Ok(resp) if retryable(resp.status()) && attempt < self.retry.max_retries => {
-                    retry_after(&resp)
-                        .map_or_else(|| self.retry.backoff(attempt), |d| d.min(self.retry.max))
-                }
-                Ok(resp) => {
-                    let status = resp.status();
-                    return Err(Error::new(
-                        code_for(status),
-                        format!("PUT {shown}: {}", fail_message(resp).await),
-                    ));
-                }
-                Err(e) if attempt < self.retry.max_retries && !e.is_builder() => {
-                    self.retry.backoff(attempt)
-                }
-                Err(e) => return Err(network(&format!("PUT {shown}"), e)),
+            let wait = match self.judge(res, attempt, &format!("PUT {shown}")).await? {
+                Attempt::Done(_) => return Ok(()),
+                Attempt::Retry(wait) => wait,
             };
             tokio::time::sleep(wait).await;
             attempt += 1;
@@ -492,6 +515,361 @@ impl HubClient {
     }
 }
 
+/// A storage integration as the hub shows it (never with its credentials).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StorageInfo {
+    /// Storage ID.
+    #[serde(rename = "_id")]
+    pub id: String,
+    /// Unique name.
+    pub name: String,
+    /// `AWS`, `GCP` or `AZURE`.
+    pub provider: String,
+    /// Region, when set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
+    /// The storage's own bucket (or container), when set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bucket: Option<String>,
+    /// Custom endpoint, when set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub endpoint: Option<String>,
+}
+
+/// One object in a storage listing.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StorageFile {
+    /// Full key in the bucket.
+    pub key: String,
+    /// Last part of the key.
+    pub name: String,
+    /// Size in bytes.
+    pub size: u64,
+    /// Last modification, RFC 3339.
+    #[serde(default)]
+    pub last_modified: String,
+    /// The URL an asset references it by (with `storage` set).
+    pub url: String,
+    /// Presigned GET URL, when asked for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signed_url: Option<String>,
+}
+
+/// One folder in a storage listing.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StorageFolder {
+    /// The folder's prefix, ending with `/`.
+    pub key: String,
+    /// The folder's own name.
+    pub name: String,
+}
+
+/// One page of a storage listing (`GET /v2/storages/{id}/files`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StorageListing {
+    /// The bucket listed.
+    pub bucket: String,
+    /// The prefix listed.
+    pub path: String,
+    /// Files directly under the prefix.
+    pub files: Vec<StorageFile>,
+    /// Folders directly under the prefix.
+    pub folders: Vec<StorageFolder>,
+    /// Token of the next page, absent on the last.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scroll_token: Option<String>,
+}
+
+impl HubClient {
+    /// Registers a storage integration. `body` is either of the hub's accepted shapes; the
+    /// credentials in it are sent once and never come back.
+    pub async fn create_storage(&self, body: &Value) -> Result<StorageInfo, Error> {
+        let data = self.call(Method::POST, "/v2/storages", Some(body)).await?;
+        Self::field(&data, "storage", "create storage")
+    }
+
+    /// Every storage integration.
+    pub async fn list_storages(&self) -> Result<Vec<StorageInfo>, Error> {
+        let data = self.call(Method::GET, "/v2/storages", None).await?;
+        Self::field(&data, "storages", "list storages")
+    }
+
+    /// Removes a storage integration (refused while assets use it).
+    pub async fn delete_storage(&self, id: &str) -> Result<StorageInfo, Error> {
+        let data = self
+            .call(Method::DELETE, &format!("/v2/storages/{}", enc(id)), None)
+            .await?;
+        Self::field(&data, "storage", "delete storage")
+    }
+
+    /// One page of the files and folders directly under `path` in a storage's bucket (its own
+    /// bucket when `bucket` is `None`); pass the page's `scroll_token` to get the next.
+    pub async fn list_storage_files(
+        &self,
+        id: &str,
+        bucket: Option<&str>,
+        path: &str,
+        scroll_token: Option<&str>,
+        signed_urls: bool,
+    ) -> Result<StorageListing, Error> {
+        let mut q = format!(
+            "/v2/storages/{}/files?path={}&getSignedUrls={signed_urls}",
+            enc(id),
+            enc(path)
+        );
+        if let Some(b) = bucket {
+            q.push_str("&bucketName=");
+            q.push_str(&enc(b));
+        }
+        if let Some(t) = scroll_token {
+            q.push_str("&scrollToken=");
+            q.push_str(&enc(t));
+        }
+        let data = self.call(Method::GET, &q, None).await?;
+        serde_json::from_value(data).map_err(|e| {
+            Error::with_source(
+                ErrorCode::Internal,
+                "list storage files: the hub's answer is not a listing",
+                e,
+            )
+        })
+    }
+
+    /// A presigned GET URL for an object of a storage (`GET /v2/getSignedUrl?storageId=`).
+    pub async fn storage_signed_url(&self, storage: &str, url: &str) -> Result<String, Error> {
+        let data = self
+            .call(
+                Method::GET,
+                &format!(
+                    "/v2/getSignedUrl?url={}&storageId={}",
+                    enc(url),
+                    enc(storage)
+                ),
+                None,
+            )
+            .await?;
+        Self::field(&data, "signedUrl", "get signed URL")
+    }
+}
+
+/// What `import_prefix` imports: every object under a prefix of a storage's bucket, as assets
+/// that reference the objects (nothing is copied).
+#[derive(Debug, Clone)]
+pub struct PrefixImport {
+    /// Target project ID.
+    pub project: String,
+    /// Storage integration ID.
+    pub storage: String,
+    /// Bucket; the storage's own when `None`.
+    pub bucket: Option<String>,
+    /// Folder path in the bucket (`""` for the top).
+    pub prefix: String,
+    /// Walk sub-folders too.
+    pub recursive: bool,
+    /// Only files with these extensions (case-insensitive, with or without the dot); all when
+    /// empty.
+    pub extensions: Vec<String>,
+    /// Put each asset in a batch named after the folder holding it (created when missing).
+    pub folder_as_batch: bool,
+    /// List what would be imported; register nothing.
+    pub dry_run: bool,
+    /// Task priority, −1000..1000.
+    pub priority: i64,
+    /// Assets registered per request.
+    pub chunk: usize,
+}
+
+impl PrefixImport {
+    /// Defaults: not recursive, every extension, no batches, priority 0, 500 per request.
+    pub fn new(
+        project: impl Into<String>,
+        storage: impl Into<String>,
+        prefix: impl Into<String>,
+    ) -> Self {
+        Self {
+            project: project.into(),
+            storage: storage.into(),
+            bucket: None,
+            prefix: prefix.into(),
+            recursive: false,
+            extensions: Vec::new(),
+            folder_as_batch: false,
+            dry_run: false,
+            priority: 0,
+            chunk: 500,
+        }
+    }
+}
+
+/// One object of a prefix import.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PrefixImported {
+    /// Object key.
+    pub key: String,
+    /// External ID: the key relative to the prefix.
+    pub external_id: String,
+    /// The object's URL, the asset's `data`.
+    pub url: String,
+    /// Batch name, with `folder_as_batch`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub batch: Option<String>,
+    /// The asset, once registered (absent in a dry run).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub asset_id: Option<String>,
+}
+
+/// An object left out of a prefix import, and why.
+#[derive(Debug, Clone, Serialize)]
+pub struct PrefixSkipped {
+    /// Object key.
+    pub key: String,
+    /// Why it was left out.
+    pub reason: String,
+}
+
+/// What a prefix import did.
+#[derive(Debug, Clone, Default, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PrefixImportSummary {
+    /// The bucket imported from.
+    pub bucket: String,
+    /// Objects imported (or, in a dry run, that would be).
+    pub imported: Vec<PrefixImported>,
+    /// Objects left out by the extension filter.
+    pub skipped: Vec<PrefixSkipped>,
+    /// Assets newly created (objects imported before into the project count once).
+    pub created: u64,
+    /// Whether nothing was registered.
+    pub dry_run: bool,
+}
+
+/// The batch of an object with `folder_as_batch`: the name of the folder holding it (the
+/// prefix's own last folder for objects directly under it).
+fn folder_batch(key: &str) -> Option<String> {
+    let parent = key.rsplit_once('/').map(|(p, _)| p)?;
+    parent
+        .rsplit('/')
+        .next()
+        .filter(|n| !n.is_empty())
+        .map(str::to_owned)
+}
+
+impl HubClient {
+    /// Imports every object under a prefix of a storage as assets that reference it, with
+    /// external IDs relative to the prefix. Each object gets an upload ID derived from storage,
+    /// bucket and key, so running the same import again creates nothing twice.
+    pub async fn import_prefix(&self, job: &PrefixImport) -> Result<PrefixImportSummary, Error> {
+        let mut prefix = job.prefix.trim_start_matches('/').to_owned();
+        if !prefix.is_empty() && !prefix.ends_with('/') {
+            prefix.push('/');
+        }
+        let wanted: Vec<String> = job
+            .extensions
+            .iter()
+            .map(|e| format!(".{}", e.trim_start_matches('.').to_ascii_lowercase()))
+            .filter(|e| e.len() > 1)
+            .collect();
+        let mut summary = PrefixImportSummary {
+            dry_run: job.dry_run,
+            ..PrefixImportSummary::default()
+        };
+        let mut folders = vec![prefix.clone()];
+        while let Some(folder) = folders.pop() {
+            let mut token: Option<String> = None;
+            loop {
+                let page = self
+                    .list_storage_files(
+                        &job.storage,
+                        job.bucket.as_deref(),
+                        &folder,
+                        token.as_deref(),
+                        false,
+                    )
+                    .await?;
+                summary.bucket.clone_from(&page.bucket);
+                if job.recursive {
+                    // Reversed so folders are walked in listing order off the stack.
+                    folders.extend(page.folders.into_iter().rev().map(|f| f.key));
+                }
+                for f in page.files {
+                    let lower = f.key.to_ascii_lowercase();
+                    if !wanted.is_empty() && !wanted.iter().any(|e| lower.ends_with(e.as_str())) {
+                        summary.skipped.push(PrefixSkipped {
+                            key: f.key,
+                            reason: format!("extension not in {}", job.extensions.join(",")),
+                        });
+                        continue;
+                    }
+                    let external_id = f.key.strip_prefix(&prefix).unwrap_or(&f.key).to_owned();
+                    let batch = if job.folder_as_batch {
+                        folder_batch(&f.key)
+                    } else {
+                        None
+                    };
+                    summary.imported.push(PrefixImported {
+                        key: f.key,
+                        url: f.url,
+                        external_id,
+                        batch,
+                        asset_id: None,
+                    });
+                }
+                match page.scroll_token {
+                    Some(t) => token = Some(t),
+                    None => break,
+                }
+            }
+        }
+        if job.dry_run || summary.imported.is_empty() {
+            return Ok(summary);
+        }
+        let mut batches: Vec<&str> = summary
+            .imported
+            .iter()
+            .filter_map(|i| i.batch.as_deref())
+            .collect();
+        batches.sort_unstable();
+        batches.dedup();
+        for b in batches {
+            self.create_batch(&job.project, b).await?;
+        }
+        let bucket = summary.bucket.clone();
+        let chunk = job.chunk.max(1);
+        for part in summary.imported.chunks_mut(chunk) {
+            let assets: Vec<Value> = part
+                .iter()
+                .map(|i| {
+                    let upload_id =
+                        blake3::hash(format!("{}\n{bucket}\n{}", job.storage, i.key).as_bytes())
+                            .to_hex();
+                    let mut a = json!({
+                        "data": i.url,
+                        "externalId": i.external_id,
+                        "storage": job.storage,
+                        "uploadId": format!("storage-{}", &upload_id[..32]),
+                    });
+                    if let Some(b) = &i.batch {
+                        a["batches"] = json!([b]);
+                    }
+                    a
+                })
+                .collect();
+            let done = self
+                .register(&job.project, &assets, &[], false, job.priority)
+                .await?;
+            summary.created += done.created;
+            for (i, id) in part.iter_mut().zip(done.asset_ids) {
+                i.asset_id = Some(id);
+            }
+        }
+        Ok(summary)
+    }
+}
+
 fn enc(s: &str) -> String {
     percent_encoding::utf8_percent_encode(s, percent_encoding::NON_ALPHANUMERIC).to_string()
 }
@@ -507,6 +885,13 @@ mod tests {
             "http://h:1/uploaded-data/a.png?<redacted>"
         );
         assert_eq!(redact("http://h/x"), "http://h/x");
+    }
+
+    #[test]
+    fn folder_batches_are_the_folder_holding_the_object() {
+        assert_eq!(folder_batch("scans/day1/a.png").as_deref(), Some("day1"));
+        assert_eq!(folder_batch("day1/cam2/a.png").as_deref(), Some("cam2"));
+        assert_eq!(folder_batch("a.png"), None);
     }
 
     #[test]

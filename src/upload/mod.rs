@@ -16,6 +16,10 @@ use serde_json::{json, Value};
 pub use tokio_util::sync::CancellationToken;
 
 pub use client::{redact, BatchInfo, HubClient, Page, ProjectInfo, Registered, RetryPolicy};
+pub use client::{
+    PrefixImport, PrefixImportSummary, PrefixImported, PrefixSkipped, StorageFile, StorageFolder,
+    StorageInfo, StorageListing,
+};
 
 use crate::error::{Error, ErrorCode};
 use crate::media::{self, AudioPolicy, Kind, ProbeConfig, Problem, Report, Verdict};

@@ -1,14 +1,17 @@
-"""create_storage, get_storages, delete_storage, list_storage_files. The hub keeps storage
-integrations (credentials in the catalog's `secret` column) but cannot reach buckets yet: every
-answer must leave the credentials out, and listing files must say why it cannot be done."""
+"""create_storage, get_storages, delete_storage, list_storage_files, and upload_files /
+upload_files_cloud with a storage_id, against a real S3 server (s3s-fs on 127.0.0.1). The hub keeps
+storage integrations (credentials in the catalog's `secret` column) and reaches their buckets;
+every answer must leave the credentials out."""
 
 import json
 
 import pytest
+import requests
 from imerit_ango.models.enums import StorageProvider
 from imerit_ango.models.storage import Storage
 
-from helpers import fail_message
+from helpers import fail_message, new_project
+from servers import S3_SECRET_KEY, s3  # noqa: F401 (the fixture)
 
 AWS_KEY_ID = "AKIAIOSFODNN7EXAMPLE"
 AWS_SECRET = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
@@ -16,7 +19,7 @@ GCP_KEY = json.dumps({"type": "service_account", "private_key": "-----BEGIN PRIV
 AZURE_KEY = "AZURESECRETACCOUNTKEY=="
 REST_SECRET = "RESTSECRETACCESSKEYVALUE"
 SECRETS = [AWS_SECRET, "GCPSECRETVALUE", AZURE_KEY, REST_SECRET]
-PUBLIC_FIELDS = {"_id", "name", "provider", "type", "region", "bucket", "createdAt"}
+PUBLIC_FIELDS = {"_id", "name", "provider", "type", "region", "bucket", "endpoint", "pathStyle", "createdAt"}
 
 
 def assert_no_secret(text: str):
@@ -91,18 +94,71 @@ def test_get_storages(hub, sdk, storages):
     assert_no_secret(r.text)
 
 
-def test_list_storage_files_says_what_is_missing(hub, sdk, storages):
-    sid = storages["s3"]["data"]["storage"]["_id"]
+def test_files_of_a_real_bucket(hub, sdk, s3, tmp_path):
+    r = hub.api("POST", "/v2/storages", json=s3.storage_body("real-s3"))
+    assert r.status_code == 201, r.text
+    storage = r.json()["data"]["storage"]
+    assert storage["endpoint"] == s3.endpoint and S3_SECRET_KEY not in r.text
+    sid = storage["_id"]
+    pid = new_project(sdk)
+    files = {"cat.png": b"\x89PNG\r\n\x1a\n" + b"c" * 20, "dog.png": b"\x89PNG\r\n\x1a\n" + b"d" * 30}
+    for name, data in files.items():
+        (tmp_path / name).write_bytes(data)
+    # upload_files with a storage: presigned PUTs straight into the bucket, then the objects are
+    # registered by reference (uploadLocal "true" does not copy storage objects to the hub).
+    r = sdk.upload_files(pid, [{"data": str(tmp_path / n), "externalId": n} for n in files], storage_id=sid)
+    assert r["status"] == "success", r
+    rows = {x["external_id"]: x for x in hub.asset_rows(pid)}
+    assert set(rows) == set(files)
+    for name, row in rows.items():
+        assert row["storage"] == sid
+        assert row["data"].startswith(f"{s3.endpoint}/photos/uploaded-data/{pid}/"), row["data"]
+        assert row["size"] == len(files[name])
+    assert not hub.blob_dir(pid).exists() or not any(hub.blob_dir(pid).iterdir())
+
+    # list_storage_files: the objects, with presigned GET URLs that work (the bucket is private).
+    listing = sdk.list_storage_files(sid, "photos", f"uploaded-data/{pid}/")
+    got = {f["key"]: f for f in listing["data"]["files"]}
+    assert set(got) == {r["data"].split("/photos/", 1)[1] for r in rows.values()}
+    for f in got.values():
+        body = requests.get(f["signedUrl"], timeout=10)
+        assert body.status_code == 200
+        assert body.content in files.values()
+        assert requests.get(f["url"], timeout=10).status_code == 403
+    top = sdk.list_storage_files(sid, "photos", "", get_signed_urls=False)["data"]
+    assert [d["key"] for d in top["folders"]] == ["uploaded-data/"]
+    assert all("signedUrl" not in f for f in top["files"])
+
+    # upload_files_cloud with the objects' URLs: each is checked to exist first. The SDK does
+    # not raise on failure: it returns the fail envelope, naming the asset.
+    url = next(iter(got.values()))["url"]
+    r = sdk.upload_files_cloud(pid, [{"data": url, "externalId": "again"}], storage_id=sid)
+    assert r["status"] == "success", r
+    r = sdk.upload_files_cloud(pid, [{"data": url, "externalId": "ok"},
+                                     {"data": f"{s3.endpoint}/photos/missing.png", "externalId": "x"}],
+                               storage_id=sid)
+    assert r["status"] == "fail" and "assets[1].data" in r["message"] and "missing.png" in r["message"]
+    assert len(hub.asset_rows(pid)) == 3
+
+    # The storage is in use: it cannot be deleted under its assets.
     with pytest.raises(Exception) as e:
-        sdk.list_storage_files(sid, "my-bucket", "folder/")
-    msg = fail_message(e.value)
-    assert "storage backends" in msg and sid in msg
-    assert_no_secret(msg)
-    r = hub.api("GET", f"/v2/storages/{sid}/files", params={"bucketName": "b"})
-    assert r.status_code == 501
+        sdk.delete_storage(sid)
+    assert sid in fail_message(e.value) and "3 asset" in fail_message(e.value)
+
+
+def test_list_storage_files_mistakes(hub, sdk, storages):
     with pytest.raises(Exception) as e:
         sdk.list_storage_files("000000000000000000000000", "b")
     assert "storage 000000000000000000000000 not found" in fail_message(e.value)
+    # A storage registered without a bucket needs one named.
+    sid = storages["s3"]["data"]["storage"]["_id"]
+    r = hub.api("GET", f"/v2/storages/{sid}/files")
+    assert r.status_code == 400 and "bucketName" in fail_message(r)
+    r = hub.api("GET", f"/v2/storages/{sid}/files", params={"bucketName": "b", "page": 2})
+    assert r.status_code == 400 and "scrollToken" in fail_message(r)
+    r = hub.api("GET", f"/v2/storages/{sid}/files", params={"bucketName": "b", "limit": 0})
+    assert r.status_code == 400 and "limit" in fail_message(r)
+    assert_no_secret(r.text)
 
 
 def test_delete_storage(hub, sdk):

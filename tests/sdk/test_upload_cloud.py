@@ -6,10 +6,10 @@ that JSON."""
 import json
 
 import pytest
-from imerit_ango.models.enums import StorageProvider
-from imerit_ango.models.storage import Storage
+import requests
 
 from helpers import fail_message, new_project
+from servers import s3  # noqa: F401 (the fixture)
 
 
 def test_public_urls_with_every_field(hub, sdk):
@@ -48,12 +48,20 @@ def test_public_urls_with_every_field(hub, sdk):
     assert not hub.blob_dir(pid).exists() or not any(hub.blob_dir(pid).iterdir())
 
 
-def test_storage_id_is_stored_on_every_asset(hub, sdk):
+def test_storage_id_is_stored_on_every_asset(hub, sdk, s3):
     pid = new_project(sdk)
-    sid = sdk.create_storage(
-        Storage("private-bucket", StorageProvider.AWS, "AKIAEXAMPLEEXAMPLE00", "k" * 40)
-    )["data"]["storage"]["_id"]
-    urls = [f"https://private-bucket.s3.eu-central-1.amazonaws.com/{i}.png" for i in range(2)]
+    # A real private bucket (s3s-fs on 127.0.0.1): objects are checked to exist before import.
+    r = hub.api("POST", "/v2/storages", json=s3.storage_body("private-bucket"))
+    assert r.status_code == 201, r.text
+    sid = r.json()["data"]["storage"]["_id"]
+    urls = []
+    for i in range(2):
+        r = hub.api("GET", "/v2/getUploadUrl",
+                    params={"name": f"{i}.png", "project": pid, "type": "assets", "storageId": sid})
+        assert r.status_code == 201, r.text
+        put = r.json()["data"]["uploadUrl"]
+        assert requests.put(put, data=b"\x89PNG\r\n\x1a\n", timeout=10).status_code == 200
+        urls.append(put.split("?")[0])
     r = sdk.upload_files_cloud(pid, [{"data": u, "externalId": u[-5:]} for u in urls], storage_id=sid)
     assert r["status"] == "success", r
     got = sdk.get_assets(pid)["data"]["assets"]

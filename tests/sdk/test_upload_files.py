@@ -7,10 +7,10 @@ import gzip
 
 import pytest
 import requests
-from imerit_ango.models.enums import ProjectType, StorageProvider
-from imerit_ango.models.storage import Storage
+from imerit_ango.models.enums import ProjectType
 
 from helpers import fail_message, new_project, png_bytes
+from servers import s3  # noqa: F401 (the fixture)
 
 
 @pytest.fixture
@@ -140,24 +140,26 @@ def test_unknown_batch_fails_after_the_bytes_were_sent(hub, sdk, files):
     assert [p.read_bytes() for p in hub.blob_dir(pid).iterdir()] == [made["cat.png"]]
 
 
-def test_storage_id_is_refused_naming_the_field(hub, sdk, files):
-    d, _ = files
+def test_storage_id_puts_the_files_into_the_bucket(hub, sdk, files, s3):
+    d, made = files
     pid = new_project(sdk)
-    sid = sdk.create_storage(
-        Storage("uploads-bucket", StorageProvider.AWS, "AKIAEXAMPLEEXAMPLE00", "s" * 40)
-    )["data"]["storage"]["_id"]
-    # The hub cannot write into buckets yet: getUploadUrl answers 501 naming storageId. The SDK
-    # does not check that answer and fails reading it (KeyError 'data').
-    with pytest.raises(KeyError):
-        sdk.upload_files(pid, [str(d / "cat.png")], storage_id=sid)
-    r = hub.api("GET", "/v2/getUploadUrl",
-                params={"name": "x.png", "project": pid, "type": "assets", "storageId": sid})
-    assert r.status_code == 501 and "storageId" in fail_message(r)
+    r = hub.api("POST", "/v2/storages", json=s3.storage_body("uploads-bucket"))
+    assert r.status_code == 201, r.text
+    sid = r.json()["data"]["storage"]["_id"]
+    # getUploadUrl with storageId hands out a presigned PUT into the bucket (s3s-fs on
+    # 127.0.0.1); the assets reference the objects, and nothing lands on the hub.
+    r = sdk.upload_files(pid, [{"data": str(d / "cat.png"), "externalId": "cat.png"}], storage_id=sid)
+    assert r["status"] == "success", r
+    [row] = hub.asset_rows(pid)
+    assert row["storage"] == sid and row["data"].startswith(f"{s3.endpoint}/photos/uploaded-data/{pid}/")
+    assert row["size"] == len(made["cat.png"])
+    signed = hub.api("GET", "/v2/getSignedUrl", params={"url": row["data"], "storageId": sid})
+    assert signed.status_code == 200, signed.text
+    assert requests.get(signed.json()["data"]["signedUrl"], timeout=10).content == made["cat.png"]
+    assert not hub.blob_dir(pid).exists() or not any(hub.blob_dir(pid).iterdir())
     r = hub.api("GET", "/v2/getUploadUrl",
                 params={"name": "x.png", "project": pid, "storageId": "000000000000000000000000"})
     assert r.status_code == 404 and "storageId" in fail_message(r)
-    assert hub.asset_rows(pid) == []
-    assert not hub.blob_dir(pid).exists() or not any(hub.blob_dir(pid).iterdir())
 
 
 def test_put_without_content_type_and_unencoded_names(hub, sdk, files):

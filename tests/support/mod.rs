@@ -4,3 +4,4 @@
 pub mod events;
 pub mod fixtures;
 pub mod hub;
+pub mod servers;

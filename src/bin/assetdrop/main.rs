@@ -2,7 +2,9 @@
 //! renders its events (progress bars on a terminal, or one JSON document with `--json`).
 //! Exit codes: 0 all imported, 1 some files rejected or failed, 2 usage or fatal error.
 
+mod build;
 mod render;
+mod storages;
 
 use std::io::Write as _;
 use std::net::SocketAddr;
@@ -58,11 +60,25 @@ enum Command {
     Batch(BatchCmd),
     /// Validate and upload files and folders into a project.
     Upload(UploadArgs),
+    /// Build one asset per row of a table with an HTML template, and import them.
+    Build(build::BuildArgs),
     /// Validate files and print the report; nothing is uploaded.
     Probe(ProbeArgs),
     /// List a project's assets.
     #[command(subcommand)]
     Assets(AssetsCmd),
+    /// Storage integrations: private S3, GCS and Azure buckets the hub may read.
+    #[command(subcommand)]
+    Storage(storages::StorageCmd),
+    /// Import assets that live in the cloud (nothing is copied).
+    #[command(subcommand)]
+    Cloud(CloudCmd),
+}
+
+#[derive(Subcommand)]
+enum CloudCmd {
+    /// Import every object under a prefix of a storage's bucket.
+    ImportPrefix(storages::ImportPrefixArgs),
 }
 
 #[derive(Args)]
@@ -82,6 +98,10 @@ struct ServeArgs {
     /// Lifetime of signed URLs, in seconds.
     #[arg(long, default_value_t = hub::DEFAULT_URL_TTL_SECS)]
     url_ttl: u64,
+    /// Let uploadLocal downloads reach loopback, private, link-local and metadata addresses
+    /// (refused by default: import files could otherwise read the hub's own network).
+    #[arg(long)]
+    allow_private_downloads: bool,
 }
 
 #[derive(Subcommand)]
@@ -345,6 +365,16 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             )
         }
         Command::Upload(a) => upload_cmd(&cli.target, a, json_out).await,
+        Command::Build(a) => {
+            let s = Session::open(&cli.target).await?;
+            let out = build::run(&s, a, json_out).await;
+            s.close().await?;
+            out
+        }
+        Command::Storage(cmd) => storages::storage_cmd(&cli.target, cmd, json_out).await,
+        Command::Cloud(CloudCmd::ImportPrefix(a)) => {
+            storages::import_prefix(&cli.target, a, json_out).await
+        }
     }
 }
 
@@ -359,6 +389,7 @@ async fn serve(target: &Target, a: ServeArgs) -> anyhow::Result<ExitCode> {
         max_upload_bytes: a.max_upload_bytes,
         max_json_bytes: a.max_json_bytes,
         url_ttl_secs: a.url_ttl,
+        allow_private_downloads: a.allow_private_downloads,
         ..HubConfig::new(&root)
     };
     let running = hub::start(config, a.listen).await?;
