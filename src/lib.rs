@@ -45,6 +45,7 @@
 //! ```
 
 pub mod builder;
+pub mod cloud;
 pub mod error;
 pub mod hub;
 pub mod media;

@@ -5,6 +5,8 @@ mod support;
 
 mod audio_verdicts;
 mod builder;
+mod cloud_cli;
+mod cloud_reader;
 mod hub_api;
 mod media_probe;
 mod storage;

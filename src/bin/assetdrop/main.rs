@@ -3,6 +3,7 @@
 //! Exit codes: 0 all imported, 1 some files rejected or failed, 2 usage or fatal error.
 
 mod build;
+mod cloud;
 mod render;
 mod storages;
 
@@ -77,6 +78,8 @@ enum Command {
 
 #[derive(Subcommand)]
 enum CloudCmd {
+    /// Import a JSON list of assets ({data, externalId, ...}) by reference.
+    Import(cloud::CloudImportArgs),
     /// Import every object under a prefix of a storage's bucket.
     ImportPrefix(storages::ImportPrefixArgs),
 }
@@ -372,6 +375,12 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             out
         }
         Command::Storage(cmd) => storages::storage_cmd(&cli.target, cmd, json_out).await,
+        Command::Cloud(CloudCmd::Import(a)) => {
+            let s = Session::open(&cli.target).await?;
+            let out = cloud::import(&s, a, json_out).await;
+            s.close().await?;
+            out
+        }
         Command::Cloud(CloudCmd::ImportPrefix(a)) => {
             storages::import_prefix(&cli.target, a, json_out).await
         }

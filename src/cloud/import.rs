@@ -1,0 +1,239 @@
+//! Importing a cloud-import file into a project: validate every entry first (streaming), check
+//! the URLs if asked, then register the good entries in chunks — all of them, or none when any
+//! entry is bad unless the caller asked to skip bad ones. The file is read once per pass, never
+//! held whole, and each entry carries an upload ID derived from its content, so importing the
+//! same file twice registers nothing twice.
+
+use std::collections::{BTreeSet, HashSet};
+use std::path::Path;
+
+use serde::Serialize;
+use serde_json::Value;
+
+use super::{
+    CheckConfig, Checker, CloudReader, DuplicatePolicy, Problem, ReadConfig, ReadSummary, Target,
+};
+use crate::error::{Error, ErrorCode};
+use crate::upload::{CancellationToken, HubClient};
+
+/// How to import.
+#[derive(Debug, Clone)]
+pub struct ImportConfig {
+    /// Target project ID.
+    pub project: String,
+    /// A storage integration for entries that name none.
+    pub storage: Option<String>,
+    /// Probe public URLs before importing (`None`: no checks).
+    pub check: Option<CheckConfig>,
+    /// Import the good entries even when others are bad.
+    pub skip_bad: bool,
+    /// What to do with repeated external IDs (in the file and against the project).
+    pub duplicates: DuplicatePolicy,
+    /// Create batches the entries name that do not exist yet.
+    pub create_batches: bool,
+    /// Validate (and check) only; register nothing.
+    pub dry_run: bool,
+    /// Task priority, −1000..1000.
+    pub priority: i64,
+    /// Assets registered per request.
+    pub register_chunk: usize,
+}
+
+impl ImportConfig {
+    /// Defaults: no storage, no checks, all-or-nothing, duplicates warned about, 500 per request.
+    pub fn new(project: impl Into<String>) -> Self {
+        Self {
+            project: project.into(),
+            storage: None,
+            check: None,
+            skip_bad: false,
+            duplicates: DuplicatePolicy::Warn,
+            create_batches: false,
+            dry_run: false,
+            priority: 0,
+            register_chunk: 500,
+        }
+    }
+}
+
+/// The outcome of an import.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ImportReport {
+    /// Assets registered (new, or found from an earlier import of the same entries).
+    pub imported: u64,
+    /// Of those, newly created.
+    pub created: u64,
+    /// Every problem, errors and warnings, in file order (check problems after read problems).
+    pub problems: Vec<Problem>,
+    /// What the reader counted.
+    pub summary: ReadSummary,
+    /// Entries left out because they were bad (with `skip_bad`), or would have been.
+    pub not_imported: u64,
+    /// Whether nothing was registered on purpose.
+    pub dry_run: bool,
+}
+
+impl ImportReport {
+    /// Whether any problem is an error.
+    pub fn has_errors(&self) -> bool {
+        self.problems.iter().any(Problem::is_error)
+    }
+}
+
+fn upload_id(project: &str, index: usize, asset: &Value) -> String {
+    let mut h = blake3::Hasher::new();
+    h.update(b"assetdrop-cloud\0");
+    h.update(project.as_bytes());
+    h.update(&(index as u64).to_le_bytes());
+    h.update(asset.to_string().as_bytes());
+    format!("cloud-{}", &h.finalize().to_hex()[..32])
+}
+
+/// Every external ID the project holds already, for duplicate detection.
+async fn existing_ids(client: &HubClient, project: &str) -> Result<HashSet<String>, Error> {
+    let mut ids = HashSet::new();
+    let mut page = 1;
+    loop {
+        let got = client
+            .list_assets(project, page, 1000, &Value::Null)
+            .await?;
+        let n = got.items.len();
+        ids.extend(
+            got.items
+                .iter()
+                .filter_map(|a| a.get("externalId").and_then(Value::as_str))
+                .map(str::to_owned),
+        );
+        if n == 0 || page * 1000 >= got.total {
+            return Ok(ids);
+        }
+        page += 1;
+    }
+}
+
+/// Imports the cloud-import file at `path` into `config.project`.
+pub async fn import(
+    client: &HubClient,
+    path: &Path,
+    config: &ImportConfig,
+    cancel: &CancellationToken,
+) -> Result<ImportReport, Error> {
+    let project = client.project(&config.project).await?;
+    let read_config = || ReadConfig::default().with_duplicates(config.duplicates);
+    let existing = existing_ids(client, &config.project).await?;
+    let open = |ids: &HashSet<String>| {
+        CloudReader::open(path, read_config().with_existing_ids(ids.iter().cloned()))
+    };
+
+    // Pass 1: every problem, and the batches the good entries name.
+    let mut report = ImportReport {
+        dry_run: config.dry_run,
+        ..ImportReport::default()
+    };
+    let mut bad: HashSet<usize> = HashSet::new();
+    let mut batches: BTreeSet<String> = BTreeSet::new();
+    let mut file_broken = false;
+    let mut reader = open(&existing)?;
+    for entry in reader.by_ref() {
+        if cancel.is_cancelled() {
+            return Err(Error::new(ErrorCode::Cancelled, "cancelled while reading"));
+        }
+        match (entry.index, &entry.asset) {
+            (Some(i), None) => {
+                bad.insert(i);
+            }
+            (None, _) if entry.has_errors() => file_broken = true,
+            (_, Some(a)) => batches.extend(a.batches.iter().cloned()),
+            _ => {}
+        }
+        report.problems.extend(entry.problems);
+    }
+    report.summary = reader.summary();
+
+    // Pass 2 (asked for): probe the public URLs of the good entries.
+    if let Some(check) = &config.check {
+        let checker = Checker::new(check.clone())?;
+        let targets = open(&existing)?.flat_map(|e| Target::of_entry(&e));
+        let checked = checker.check(targets, cancel).await;
+        if checked.cancelled {
+            return Err(Error::new(
+                ErrorCode::Cancelled,
+                "cancelled while checking URLs",
+            ));
+        }
+        for p in checked.problems {
+            if p.is_error() {
+                if let Some(i) = p.index {
+                    bad.insert(i);
+                }
+            }
+            report.problems.push(p);
+        }
+    }
+    // Invalid entries, skipped duplicates (pass 1) and entries whose URLs failed (pass 2).
+    report.not_imported = bad.len() as u64;
+    let missing: Vec<&String> = batches
+        .iter()
+        .filter(|b| !project.batches.iter().any(|x| &x.name == *b || &x.id == *b))
+        .collect();
+    if !missing.is_empty() && !config.create_batches {
+        return Err(Error::new(
+            ErrorCode::NotFound,
+            format!("the entries name batches that do not exist in project {}: {}; create them or pass --create-batches", config.project, missing.iter().map(|b| format!("{b:?}")).collect::<Vec<_>>().join(", ")),
+        ));
+    }
+    if config.dry_run || ((report.has_errors() || file_broken) && !config.skip_bad) {
+        return Ok(report);
+    }
+    for b in missing {
+        client.create_batch(&config.project, b).await?;
+    }
+
+    // Pass 3: register the good entries, in chunks.
+    let chunk = config.register_chunk.clamp(1, 5000);
+    let mut pending: Vec<Value> = Vec::with_capacity(chunk);
+    for entry in open(&existing)? {
+        if cancel.is_cancelled() {
+            return Err(Error::new(
+                ErrorCode::Cancelled,
+                format!("cancelled after {} assets", report.imported),
+            ));
+        }
+        let (Some(i), Some(mut asset)) = (entry.index, entry.asset) else {
+            continue;
+        };
+        if bad.contains(&i) {
+            continue;
+        }
+        if asset.storage.is_none() {
+            asset.storage.clone_from(&config.storage);
+        }
+        let mut wire = asset.to_wire();
+        wire["uploadId"] = Value::String(upload_id(&config.project, i, &wire));
+        pending.push(wire);
+        if pending.len() >= chunk {
+            register(client, config, &mut pending, &mut report).await?;
+        }
+    }
+    register(client, config, &mut pending, &mut report).await?;
+    Ok(report)
+}
+
+async fn register(
+    client: &HubClient,
+    config: &ImportConfig,
+    pending: &mut Vec<Value>,
+    report: &mut ImportReport,
+) -> Result<(), Error> {
+    if pending.is_empty() {
+        return Ok(());
+    }
+    let reg = client
+        .register(&config.project, pending, &[], false, config.priority)
+        .await?;
+    report.imported += reg.asset_ids.len() as u64;
+    report.created += reg.created;
+    pending.clear();
+    Ok(())
+}
