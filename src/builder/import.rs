@@ -15,7 +15,7 @@ use serde_json::Value;
 use super::{render_rows, RowAsset, Table, TableOptions, Template};
 use crate::error::{Error, ErrorCode};
 use crate::progress::{EventSink, Throttle};
-use crate::upload::{CancellationToken, HubClient};
+use crate::upload::{derived_upload_id, CancellationToken, HubClient};
 
 /// How to build and import.
 #[derive(Debug, Clone)]
@@ -105,17 +105,6 @@ pub struct BuildSummary {
     pub failed: Vec<RowFailure>,
     /// Batches created on the way.
     pub batches_created: Vec<String>,
-}
-
-/// The upload ID of a built asset: the same project, line and content give the same ID, so the
-/// hub registers a re-run row once.
-fn upload_id(project: &str, line: u64, asset: &Value) -> String {
-    let mut h = blake3::Hasher::new();
-    h.update(b"assetdrop-build\0");
-    h.update(project.as_bytes());
-    h.update(&line.to_le_bytes());
-    h.update(asset.to_string().as_bytes());
-    format!("build-{}", &h.finalize().to_hex()[..32])
 }
 
 /// The assets of a table as the hub receives them, row by row, on the caller's thread: for
@@ -211,7 +200,7 @@ pub async fn build(
         match next {
             Some(Item::Asset(line, mut asset)) => {
                 summary.rows += 1;
-                let id = upload_id(&config.project, line, &asset);
+                let id = derived_upload_id("build", &config.project, line, &asset);
                 asset["uploadId"] = Value::String(id);
                 pending.push(asset);
             }

@@ -14,7 +14,7 @@ use super::{
     CheckConfig, Checker, CloudReader, DuplicatePolicy, Problem, ReadConfig, ReadSummary, Target,
 };
 use crate::error::{Error, ErrorCode};
-use crate::upload::{CancellationToken, HubClient};
+use crate::upload::{derived_upload_id, CancellationToken, HubClient};
 
 /// How to import.
 #[derive(Debug, Clone)]
@@ -79,15 +79,6 @@ impl ImportReport {
     pub fn has_errors(&self) -> bool {
         self.problems.iter().any(Problem::is_error)
     }
-}
-
-fn upload_id(project: &str, index: usize, asset: &Value) -> String {
-    let mut h = blake3::Hasher::new();
-    h.update(b"assetdrop-cloud\0");
-    h.update(project.as_bytes());
-    h.update(&(index as u64).to_le_bytes());
-    h.update(asset.to_string().as_bytes());
-    format!("cloud-{}", &h.finalize().to_hex()[..32])
 }
 
 /// Every external ID the project holds already, for duplicate detection.
@@ -210,7 +201,8 @@ pub async fn import(
             asset.storage.clone_from(&config.storage);
         }
         let mut wire = asset.to_wire();
-        wire["uploadId"] = Value::String(upload_id(&config.project, i, &wire));
+        wire["uploadId"] =
+            Value::String(derived_upload_id("cloud", &config.project, i as u64, &wire));
         pending.push(wire);
         if pending.len() >= chunk {
             register(client, config, &mut pending, &mut report).await?;

@@ -713,6 +713,25 @@ pub async fn upload(
     Ok(summary)
 }
 
+/// An upload ID derived from what is registered: what made it (`build`, `cloud`), the project,
+/// the asset's position in its source (row line, array index) and the asset itself. The same
+/// inputs give the same ID, so registering a re-run returns the earlier assets instead of new ones.
+pub fn derived_upload_id(purpose: &str, project: &str, position: u64, asset: &Value) -> String {
+    let mut h = blake3::Hasher::new();
+    for part in [
+        b"assetdrop\0".as_slice(),
+        purpose.as_bytes(),
+        b"\0",
+        project.as_bytes(),
+        b"\0",
+    ] {
+        h.update(part);
+    }
+    h.update(&position.to_le_bytes());
+    h.update(asset.to_string().as_bytes());
+    format!("{purpose}-{}", &h.finalize().to_hex()[..32])
+}
+
 /// The name of the project local mode uses when none is chosen.
 pub const DEFAULT_PROJECT_NAME: &str = "Default project";
 
