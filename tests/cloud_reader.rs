@@ -222,8 +222,8 @@ fn the_malformed_corpus_gets_specific_codes_at_the_right_place() {
                 "2 4:3 E missing-data data",
                 "3 5:3 E missing-external-id externalId",
                 "3 5:3 E missing-data data",
-                "3 5:3 W unknown-field externalID",
                 "3 5:3 W unknown-field url",
+                "3 5:3 W unknown-field externalID",
                 "4 6:3 E missing-field attachments[0].value",
                 "5 7:3 E missing-field classifications[0].schemaId",
             ],
@@ -265,8 +265,8 @@ fn the_malformed_corpus_gets_specific_codes_at_the_right_place() {
             "unknown_fields.json",
             &[
                 "0 2:3 W unknown-field metadata.fps",
-                "0 2:3 W unknown-field colour",
                 "0 2:3 W unknown-field frame_rate",
+                "0 2:3 W unknown-field colour",
             ],
         ),
         (
@@ -280,8 +280,8 @@ fn the_malformed_corpus_gets_specific_codes_at_the_right_place() {
             "sizes.json",
             &[
                 "1 3:3 W conflicting-size width",
-                "2 4:3 E bad-value metadata.height",
                 "2 4:3 E bad-value metadata.width",
+                "2 4:3 E bad-value metadata.height",
                 "3 5:3 E bad-value metadata.frameRate",
             ],
         ),

@@ -4,6 +4,7 @@
 mod support;
 
 mod audio_verdicts;
+mod build_cli;
 mod builder;
 mod cloud_cli;
 mod cloud_reader;

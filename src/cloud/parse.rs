@@ -989,11 +989,12 @@ mod tests {
         }));
         assert_eq!(
             got,
+            // In the order the fields stand in the entry.
             [
                 ProblemCode::WrongType,
                 ProblemCode::WrongType,
-                ProblemCode::BadValue,
                 ProblemCode::WrongType,
+                ProblemCode::BadValue,
                 ProblemCode::WrongType,
                 ProblemCode::WrongType,
                 ProblemCode::UnknownField

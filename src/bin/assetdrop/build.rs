@@ -128,7 +128,13 @@ pub async fn run(s: &Session, a: BuildArgs, json_out: bool) -> anyhow::Result<Ex
     };
     let config = load_template(s, &project, &a).await?;
     config.validate()?;
-    let template = Arc::new(Template::from_config(&config, &[])?);
+    // Inline classification placeholders resolve against the classifications the config names.
+    let classes: Vec<_> = config
+        .pre_label_config
+        .iter()
+        .map(|(_, rule)| rule.cla.clone())
+        .collect();
+    let template = Arc::new(Template::from_config(&config, &classes)?);
     let options = TableOptions {
         delimiter: delimiter(a.delimiter.as_deref())?,
         sheet: a.sheet.clone(),
@@ -153,13 +159,15 @@ pub async fn run(s: &Session, a: BuildArgs, json_out: bool) -> anyhow::Result<Ex
         let (table, tmpl) = (a.table.clone(), template.clone());
         // Stream the array: a million-row dry run never holds every asset.
         let failed = tokio::task::spawn_blocking(move || -> anyhow::Result<bool> {
+            // The header check comes first, so a misfit table prints nothing on stdout.
+            let items = builder::wire_assets(&table, &options, &tmpl)?;
             let mut out = std::io::BufWriter::new(std::io::stdout().lock());
             let mut failed = false;
             let mut first = true;
             if json_out {
                 out.write_all(b"[")?;
             }
-            for item in builder::wire_assets(&table, &options, &tmpl)?.take(limit) {
+            for item in items.take(limit) {
                 match item {
                     Ok(row) if json_out => {
                         if !first {
