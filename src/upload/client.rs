@@ -439,8 +439,7 @@ impl HubClient {
                 })?
                 .len();
             let mut sent = 0u64;
-            let stream =
-                tokio_util::io::ReaderStream::with_capacity(file.into_parts().0, 1 << 20);
+            let stream = tokio_util::io::ReaderStream::with_capacity(file.into_parts().0, 1 << 20);
             let report = on_progress.clone();
             let progress = futures::StreamExt::inspect(stream, move |chunk| {
                 if let Ok(c) = chunk {
