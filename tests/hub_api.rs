@@ -616,6 +616,38 @@ async fn registration_with_an_upload_id_is_idempotent() {
 }
 
 #[tokio::test]
+async fn a_registered_blob_cannot_be_overwritten() {
+    let (dir, hub, api) = setup(|_| {}).await;
+    let project = new_project(&api).await;
+    let (_, v) = api
+        .get(&format!("/v2/getUploadUrl?name=keep.txt&project={project}"))
+        .await;
+    let url = v["data"]["uploadUrl"].as_str().expect("url").to_owned();
+    let put = |body: &'static str| api.http.put(&url).body(body).send();
+    // Before registration a PUT may be repeated (a retry); the last bytes win.
+    assert_eq!(put("first").await.expect("put").status(), StatusCode::OK);
+    assert_eq!(put("second").await.expect("put").status(), StatusCode::OK);
+    let data = url.split('?').next().expect("base").to_owned();
+    let (s, _) = api
+        .post(
+            &format!("/v2/project/{project}/cloud"),
+            json!({"assets": [{"data": data, "externalId": "keep.txt"}]}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED);
+    // After registration the bytes are the asset's: refused, and unchanged on disk.
+    let resp = put("third").await.expect("put");
+    assert_eq!(resp.status(), StatusCode::CONFLICT);
+    let v: Value = resp.json().await.expect("json");
+    assert!(fail_message(&v).contains("already registered"), "{v}");
+    let file = blob_file(dir.path(), &hub.url, &data);
+    assert_eq!(std::fs::read(file).expect("blob"), b"second");
+    let (_, list) = api.get(&format!("/v2/project/{project}/assets")).await;
+    assert_eq!(list["data"]["assets"][0]["size"], 6);
+    hub.shutdown().await.expect("shutdown");
+}
+
+#[tokio::test]
 async fn storages_round_trip_and_never_return_credentials() {
     let (dir, hub, api) = setup(|_| {}).await;
     let secret = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY";

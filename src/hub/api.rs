@@ -1188,6 +1188,14 @@ async fn put_blob(
             "the upload URL belongs to another project",
         ));
     }
+    // Until an asset is registered on it a blob may be sent again (a retried PUT); after that
+    // its bytes are the asset's and must not change under it.
+    if reservation.registered {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            format!("{key} is already registered as an asset; ask for a new upload URL to send other bytes"),
+        ));
+    }
     let too_big = || {
         ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,

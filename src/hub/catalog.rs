@@ -294,6 +294,8 @@ pub struct Reservation {
     pub content_hash: Option<String>,
     /// Kind sniffed from the content once completed.
     pub kind: Option<String>,
+    /// Whether an asset (live or deleted) was registered on this blob; its bytes are then final.
+    pub registered: bool,
 }
 
 /// The catalog operations the hub needs. Implementations are synchronous; the HTTP layer calls
@@ -396,6 +398,7 @@ CREATE UNIQUE INDEX IF NOT EXISTS assets_upload_id ON assets(project, upload_id)
 CREATE INDEX IF NOT EXISTS assets_project ON assets(project, deleted, seq);
 CREATE INDEX IF NOT EXISTS assets_external ON assets(project, external_id);
 CREATE INDEX IF NOT EXISTS assets_hash ON assets(project, content_hash);
+CREATE INDEX IF NOT EXISTS assets_blob ON assets(blob_key) WHERE blob_key IS NOT NULL;
 CREATE TABLE IF NOT EXISTS asset_batches (
     asset TEXT NOT NULL REFERENCES assets(id), batch TEXT NOT NULL REFERENCES batches(id),
     PRIMARY KEY(asset, batch)) WITHOUT ROWID;
@@ -958,7 +961,9 @@ impl Catalog for SqliteCatalog {
         Ok(self
             .conn()
             .query_row(
-                "SELECT key, project, size, content_hash, kind FROM reservations WHERE key = ?1",
+                "SELECT key, project, size, content_hash, kind,
+                   EXISTS (SELECT 1 FROM assets WHERE blob_key = reservations.key)
+                 FROM reservations WHERE key = ?1",
                 [key],
                 |r| {
                     Ok(Reservation {
@@ -967,6 +972,7 @@ impl Catalog for SqliteCatalog {
                         size: r.get::<_, Option<i64>>(2)?.map(|s| s as u64),
                         content_hash: r.get(3)?,
                         kind: r.get(4)?,
+                        registered: r.get::<_, i64>(5)? != 0,
                     })
                 },
             )
