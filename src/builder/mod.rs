@@ -49,6 +49,18 @@ pub use template::{Answer, Asset, CheckError, PreLabel, RenderError, Template, T
 
 use crate::error::{Error, ErrorCode};
 
+/// Checks a template config and parses its HTML, with the classifications its pre-label
+/// rules name available to inline placeholders: what every front end does before a build.
+pub fn compile(config: &TemplateConfig) -> Result<Template, Error> {
+    config.validate()?;
+    let classes: Vec<Classification> = config
+        .pre_label_config
+        .iter()
+        .map(|(_, rule)| rule.cla.clone())
+        .collect();
+    Ok(Template::from_config(config, &classes)?)
+}
+
 /// An asset with the line of the row it came from.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct RowAsset {

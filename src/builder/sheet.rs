@@ -54,6 +54,26 @@ pub(crate) fn open(
     Ok((header, Box::new(rows)))
 }
 
+/// The workbook's sheet names, in workbook order.
+pub(crate) fn names(source: Source, format: TableFormat) -> Result<Vec<String>, TableError> {
+    fn of<W>(source: Source, format: TableFormat) -> Result<Vec<String>, TableError>
+    where
+        W: Reader<Source>,
+        W::Error: Display,
+    {
+        let workbook: W =
+            open_workbook_from_rs(source).map_err(|e: W::Error| TableError::Workbook {
+                format,
+                message: e.to_string(),
+            })?;
+        Ok(workbook.sheet_names())
+    }
+    match format {
+        TableFormat::Xls => of::<Xls<Source>>(source, format),
+        _ => of::<Xlsx<Source>>(source, format),
+    }
+}
+
 fn read<W>(
     source: Source,
     format: TableFormat,

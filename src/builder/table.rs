@@ -614,6 +614,19 @@ pub struct Table {
 }
 
 impl Table {
+    /// The sheet names of an XLSX/XLS file, in workbook order; empty for other formats.
+    pub fn sheets(path: &Path) -> Result<Vec<String>, TableError> {
+        let Some(format @ (TableFormat::Xlsx | TableFormat::Xls)) = TableFormat::from_path(path)
+        else {
+            return Ok(Vec::new());
+        };
+        let bytes = fs_err::read(path).map_err(|source| TableError::Io {
+            what: format!("`{}`", path.display()),
+            source,
+        })?;
+        super::sheet::names(std::io::Cursor::new(bytes), format)
+    }
+
     /// Opens a table file and reads its header. The format comes from `options.format` or the
     /// extension.
     pub fn open(path: &Path, options: &TableOptions) -> Result<Self, TableError> {

@@ -6,6 +6,7 @@
 
 use std::collections::{BTreeSet, HashSet};
 use std::path::Path;
+use std::time::Instant;
 
 use serde::Serialize;
 use serde_json::Value;
@@ -14,6 +15,7 @@ use super::{
     CheckConfig, Checker, CloudReader, DuplicatePolicy, Problem, ReadConfig, ReadSummary, Target,
 };
 use crate::error::{Error, ErrorCode};
+use crate::progress::{Discard, EventSink, Throttle};
 use crate::upload::{derived_upload_id, CancellationToken, HubClient};
 
 /// How to import.
@@ -103,6 +105,51 @@ async fn existing_ids(client: &HubClient, project: &str) -> Result<HashSet<Strin
     }
 }
 
+/// The passes of an import, in order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum Phase {
+    /// Reading and validating every entry.
+    Read,
+    /// Probing public URLs.
+    Check,
+    /// Registering the good entries.
+    Register,
+}
+
+/// Progress of one import, cumulative within a phase, about ten a second and once at the end
+/// of each phase.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(
+    tag = "event",
+    rename_all = "camelCase",
+    rename_all_fields = "camelCase"
+)]
+pub enum ImportEvent {
+    /// How far a phase has got.
+    Progress {
+        /// The phase.
+        phase: Phase,
+        /// Entries done in this phase.
+        done: u64,
+        /// Entries this phase has in all, when known.
+        total: Option<u64>,
+    },
+}
+
+struct Reporter<'a> {
+    sink: &'a dyn EventSink<ImportEvent>,
+    throttle: Throttle,
+}
+
+impl Reporter<'_> {
+    fn tick(&mut self, phase: Phase, done: u64, total: Option<u64>, last: bool) {
+        if last || self.throttle.ready(Instant::now()) {
+            self.sink.send(ImportEvent::Progress { phase, done, total });
+        }
+    }
+}
+
 /// Imports the cloud-import file at `path` into `config.project`.
 pub async fn import(
     client: &HubClient,
@@ -110,6 +157,21 @@ pub async fn import(
     config: &ImportConfig,
     cancel: &CancellationToken,
 ) -> Result<ImportReport, Error> {
+    import_with_events(client, path, config, &Discard, cancel).await
+}
+
+/// [`import`], reporting progress to `sink`.
+pub async fn import_with_events(
+    client: &HubClient,
+    path: &Path,
+    config: &ImportConfig,
+    sink: &dyn EventSink<ImportEvent>,
+    cancel: &CancellationToken,
+) -> Result<ImportReport, Error> {
+    let mut progress = Reporter {
+        sink,
+        throttle: Throttle::new(),
+    };
     let project = client.project(&config.project).await?;
     let read_config = || ReadConfig::default().with_duplicates(config.duplicates);
     let existing = existing_ids(client, &config.project).await?;
@@ -126,7 +188,9 @@ pub async fn import(
     let mut batches: BTreeSet<String> = BTreeSet::new();
     let mut file_broken = false;
     let mut reader = open(&existing)?;
+    let mut seen = 0u64;
     for entry in reader.by_ref() {
+        seen += 1;
         if cancel.is_cancelled() {
             return Err(Error::new(ErrorCode::Cancelled, "cancelled while reading"));
         }
@@ -139,12 +203,16 @@ pub async fn import(
             _ => {}
         }
         report.problems.extend(entry.problems);
+        progress.tick(Phase::Read, seen, None, false);
     }
     report.summary = reader.summary();
+    let entries = report.summary.entries as u64;
+    progress.tick(Phase::Read, entries, Some(entries), true);
 
     // Pass 2 (asked for): probe the public URLs of the good entries.
     if let Some(check) = &config.check {
         let checker = Checker::new(check.clone())?;
+        progress.tick(Phase::Check, 0, None, true);
         let targets = open(&existing)?.flat_map(|e| Target::of_entry(&e));
         let checked = checker.check(targets, cancel).await;
         if checked.cancelled {
@@ -161,6 +229,7 @@ pub async fn import(
             }
             report.problems.push(p);
         }
+        progress.tick(Phase::Check, entries, Some(entries), true);
     }
     // Invalid entries, skipped duplicates (pass 1) and entries whose URLs failed (pass 2).
     report.not_imported = bad.len() as u64;
@@ -182,6 +251,12 @@ pub async fn import(
     }
 
     // Pass 3: register the good entries, in chunks.
+    // `bad` holds the invalid and skipped entries of pass 1 and the good ones pass 2 refused.
+    let refused_by_check = bad
+        .len()
+        .saturating_sub(report.summary.invalid + report.summary.skipped);
+    let to_register = report.summary.valid.saturating_sub(refused_by_check) as u64;
+    progress.tick(Phase::Register, 0, Some(to_register), true);
     let chunk = config.register_chunk.clamp(1, 5000);
     let mut pending: Vec<Value> = Vec::with_capacity(chunk);
     for entry in open(&existing)? {
@@ -206,9 +281,11 @@ pub async fn import(
         pending.push(wire);
         if pending.len() >= chunk {
             register(client, config, &mut pending, &mut report).await?;
+            progress.tick(Phase::Register, report.imported, Some(to_register), false);
         }
     }
     register(client, config, &mut pending, &mut report).await?;
+    progress.tick(Phase::Register, report.imported, Some(to_register), true);
     Ok(report)
 }
 

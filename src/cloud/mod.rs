@@ -34,7 +34,7 @@ pub use asset::{
     Attachment, AttachmentKind, Classification, CloudAsset, Data, EditorType, Metadata,
 };
 pub use check::{CheckConfig, CheckReport, Checker, Target};
-pub use import::{import, ImportConfig, ImportReport};
+pub use import::{import, import_with_events, ImportConfig, ImportEvent, ImportReport, Phase};
 pub use reader::{
     read_path, CloudReader, DuplicatePolicy, Entry, ReadConfig, ReadReport, ReadSummary,
     DEFAULT_MAX_DEPTH, DEFAULT_MAX_ENTRY_BYTES,

@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use futures::StreamExt;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 pub use tokio_util::sync::CancellationToken;
 
@@ -225,7 +225,8 @@ impl UploadSummary {
 }
 
 /// One file to upload and the external ID it gets.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct PlannedFile {
     /// Path on disk.
     pub path: PathBuf,
@@ -599,15 +600,33 @@ pub async fn upload(
     sink: &dyn EventSink<UploadEvent>,
     cancel: &CancellationToken,
 ) -> Result<UploadSummary, Error> {
-    let batches = batch_ids(client, config).await?;
-    // Fail early on a wrong project or key, before any file is read.
-    if batches.is_empty() {
-        client.project(&config.project).await?;
-    }
+    // Fail early on a wrong project, key or batch, before any file is read.
+    preflight(client, config).await?;
     let paths_owned = paths.to_vec();
     let planned = tokio::task::spawn_blocking(move || plan(&paths_owned))
         .await
         .map_err(|e| Error::with_source(ErrorCode::Internal, "planning failed", e))?;
+    upload_plan(client, planned, config, sink, cancel).await
+}
+
+async fn preflight(client: &HubClient, config: &UploadConfig) -> Result<Vec<String>, Error> {
+    let batches = batch_ids(client, config).await?;
+    if batches.is_empty() {
+        client.project(&config.project).await?;
+    }
+    Ok(batches)
+}
+
+/// Validates and uploads the files of a [`plan`] (or any list of files with their external
+/// IDs, such as the failed ones of an earlier run): what [`upload`] does after walking the paths.
+pub async fn upload_plan(
+    client: &HubClient,
+    planned: Plan,
+    config: &UploadConfig,
+    sink: &dyn EventSink<UploadEvent>,
+    cancel: &CancellationToken,
+) -> Result<UploadSummary, Error> {
+    let batches = preflight(client, config).await?;
     sink.send(UploadEvent::Planned {
         files: planned.files.len(),
         bytes: planned.files.iter().map(|f| f.size).sum(),
@@ -711,6 +730,48 @@ pub async fn upload(
         bytes: run.overall.load(Ordering::Relaxed),
     });
     Ok(summary)
+}
+
+/// One file's validation, as [`validate`] reports it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Validated {
+    /// The file and its external ID.
+    pub file: PlannedFile,
+    /// What validation found.
+    pub report: Report,
+}
+
+/// Probes files on blocking threads, as many at once as there are cores, sending each report
+/// as it is ready (in any order). For front ends that show verdicts before anything is sent;
+/// [`upload_plan`] probes again, so a file changed in between is judged as it is then.
+pub async fn validate(
+    files: Vec<PlannedFile>,
+    config: &ProbeConfig,
+    sink: &dyn EventSink<Validated>,
+    cancel: &CancellationToken,
+) -> Result<usize, Error> {
+    let width = std::thread::available_parallelism().map_or(2, std::num::NonZero::get);
+    let mut reports = futures::stream::iter(files.into_iter().map(|file| {
+        let cfg = config.clone();
+        async move {
+            let p = file.path.clone();
+            let report = tokio::task::spawn_blocking(move || media::probe_with(&p, &cfg)).await;
+            (file, report)
+        }
+    }))
+    .buffer_unordered(width);
+    let mut n = 0;
+    while let Some((file, report)) = reports.next().await {
+        if cancel.is_cancelled() {
+            return Err(Error::new(ErrorCode::Cancelled, "validation cancelled"));
+        }
+        let report = report
+            .map_err(|e| Error::with_source(ErrorCode::Internal, "validation panicked", e))?;
+        sink.send(Validated { file, report });
+        n += 1;
+    }
+    Ok(n)
 }
 
 /// An upload ID derived from what is registered: what made it (`build`, `cloud`), the project,

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::{bail, Context as _};
-use assetdrop::builder::{self, BuildConfig, BuildEvent, TableOptions, Template, TemplateConfig};
+use assetdrop::builder::{self, BuildConfig, BuildEvent, TableOptions, TemplateConfig};
 use assetdrop::progress::EventSink;
 use assetdrop::upload::CancellationToken;
 use clap::Args;
@@ -127,14 +127,7 @@ pub async fn run(s: &Session, a: BuildArgs, json_out: bool) -> anyhow::Result<Ex
         None => bail!("--project is required with --hub"),
     };
     let config = load_template(s, &project, &a).await?;
-    config.validate()?;
-    // Inline classification placeholders resolve against the classifications the config names.
-    let classes: Vec<_> = config
-        .pre_label_config
-        .iter()
-        .map(|(_, rule)| rule.cla.clone())
-        .collect();
-    let template = Arc::new(Template::from_config(&config, &classes)?);
+    let template = Arc::new(builder::compile(&config)?);
     let options = TableOptions {
         delimiter: delimiter(a.delimiter.as_deref())?,
         sheet: a.sheet.clone(),

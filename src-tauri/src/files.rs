@@ -1,0 +1,256 @@
+//! Shapes the page lists: validated files (with thumbnails served only for files the user
+//! dropped), a table's first rows, rendered previews.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use assetdrop::builder::{RowAsset, RowError, Table};
+use assetdrop::media::{Format, Kind, ProbeConfig, Problem, Verdict};
+use assetdrop::progress::EventSink;
+use assetdrop::upload::{self, CancellationToken, Failed, Skipped, Validated};
+use assetdrop::ErrorCode;
+use serde::Serialize;
+use tauri::ipc::Channel;
+
+use crate::error::{IpcError, Result};
+
+/// Largest image shown as a thumbnail: the page scales it down, so reading more is waste.
+const MAX_THUMB_BYTES: u64 = 32 << 20;
+
+/// Files the page may show as thumbnails, by ID. Nothing else on disk is reachable from the
+/// page.
+#[derive(Default)]
+pub struct Thumbs {
+    next: AtomicU64,
+    allowed: Mutex<HashMap<u64, (PathBuf, &'static str)>>,
+}
+
+impl Thumbs {
+    fn allow(&self, path: &Path, mime: &'static str) -> u64 {
+        let id = self.next.fetch_add(1, Ordering::Relaxed) + 1;
+        if let Ok(mut m) = self.allowed.lock() {
+            m.insert(id, (path.to_path_buf(), mime));
+        }
+        id
+    }
+
+    /// The bytes and type of an allowed thumbnail.
+    pub fn read(&self, id: u64) -> Option<(Vec<u8>, &'static str)> {
+        let (path, mime) = self.allowed.lock().ok()?.get(&id).cloned()?;
+        Some((fs_err::read(path).ok()?, mime))
+    }
+}
+
+/// The URL the page loads thumbnail `id` from (the `thumb` protocol registered in `lib.rs`).
+fn thumb_url(id: u64) -> String {
+    if cfg!(windows) {
+        format!("http://thumb.localhost/{id}")
+    } else {
+        format!("thumb://localhost/{id}")
+    }
+}
+
+/// One file as the upload view lists it.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FileRow {
+    /// The file and its external ID.
+    #[serde(flatten)]
+    pub file: upload::PlannedFile,
+    /// Its kind by content.
+    pub kind: Option<Kind>,
+    /// Its format by content.
+    pub format: Option<Format>,
+    /// Ok, warn or reject.
+    pub verdict: Verdict,
+    /// What validation found, worst first, each with its fix.
+    pub problems: Vec<Problem>,
+    /// Whether the upload converts it to WAV.
+    pub convert: bool,
+    /// A thumbnail URL, for images the webview can show.
+    pub thumb: Option<String>,
+}
+
+/// What adding paths found besides the files it sent.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Added {
+    /// Files validated.
+    pub files: usize,
+    /// Paths left out (hidden files inside folders, special files).
+    pub skipped: Vec<Skipped>,
+    /// Paths that could not be read.
+    pub failed: Vec<Failed>,
+}
+
+/// Sends rows in bundles (up to 500, or every 100 ms): ten thousand files are a few dozen
+/// messages, not ten thousand.
+struct Bundler<'a> {
+    thumbs: &'a Thumbs,
+    channel: Channel<Vec<FileRow>>,
+    pending: Mutex<(Vec<FileRow>, Instant)>,
+}
+
+impl Bundler<'_> {
+    fn flush(&self, force: bool) {
+        let Ok(mut p) = self.pending.lock() else {
+            return;
+        };
+        if p.0.is_empty()
+            || !(force || p.0.len() >= 500 || p.1.elapsed() >= Duration::from_millis(100))
+        {
+            return;
+        }
+        let rows = std::mem::take(&mut p.0);
+        p.1 = Instant::now();
+        let _ = self.channel.send(rows);
+    }
+}
+
+impl EventSink<Validated> for Bundler<'_> {
+    fn send(&self, v: Validated) {
+        let mime = match v.report.format {
+            Some(Format::Jpeg) => Some("image/jpeg"),
+            Some(Format::Png) => Some("image/png"),
+            _ => None,
+        };
+        let thumb = mime
+            .filter(|_| v.report.size <= MAX_THUMB_BYTES && v.report.verdict != Verdict::Reject)
+            .map(|m| thumb_url(self.thumbs.allow(&v.file.path, m)));
+        let row = FileRow {
+            file: v.file,
+            kind: v.report.kind,
+            format: v.report.format,
+            verdict: v.report.verdict,
+            problems: v.report.problems,
+            convert: v.report.convert_to_wav,
+            thumb,
+        };
+        if let Ok(mut p) = self.pending.lock() {
+            p.0.push(row);
+        }
+        self.flush(false);
+    }
+}
+
+/// Walks `paths` and validates every file found, sending rows to `channel` as they come.
+pub async fn add(
+    thumbs: &Thumbs,
+    paths: Vec<PathBuf>,
+    config: &ProbeConfig,
+    channel: Channel<Vec<FileRow>>,
+    cancel: &CancellationToken,
+) -> Result<Added> {
+    let plan = tauri::async_runtime::spawn_blocking(move || upload::plan(&paths))
+        .await
+        .map_err(|e| IpcError::new(ErrorCode::Internal, e.to_string()))?;
+    let bundler = Bundler {
+        thumbs,
+        channel,
+        pending: Mutex::new((Vec::new(), Instant::now())),
+    };
+    let n = upload::validate(plan.files, config, &bundler, cancel).await;
+    bundler.flush(true);
+    Ok(Added {
+        files: n?,
+        skipped: plan.skipped,
+        failed: plan.failed,
+    })
+}
+
+/// A temp file holding `text` (removed when dropped).
+pub fn temp_with(text: &str) -> Result<tempfile::NamedTempFile> {
+    let mut f = tempfile::Builder::new().suffix(".json").tempfile()?;
+    std::io::Write::write_all(&mut f, text.as_bytes())?;
+    Ok(f)
+}
+
+/// A table as the builder view shows it.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TableView {
+    /// The file.
+    pub path: PathBuf,
+    /// `csv`, `tsv`, `xlsx`...
+    pub format: String,
+    /// The delimiter used (given or detected), for CSV/TSV.
+    pub delimiter: Option<char>,
+    /// Sheet names, for XLSX/XLS.
+    pub sheets: Vec<String>,
+    /// Column names.
+    pub columns: Vec<String>,
+    /// The first rows.
+    pub rows: Vec<TableRow>,
+    /// Problems met in those rows.
+    pub errors: Vec<String>,
+}
+
+/// A row of a table.
+#[derive(Debug, Serialize)]
+pub struct TableRow {
+    /// Its line.
+    pub line: u64,
+    /// Its cells, in column order.
+    pub cells: Vec<String>,
+}
+
+impl TableView {
+    /// The header and first `n` rows of an open table.
+    pub fn read(path: &Path, sheets: Vec<String>, table: Table, n: usize) -> Self {
+        let columns = table.header().names().to_vec();
+        let format = table.format().to_string();
+        let delimiter = table.delimiter();
+        let mut rows = Vec::new();
+        let mut errors = Vec::new();
+        for r in table.rows().take(n) {
+            match r {
+                Ok(row) => rows.push(TableRow {
+                    line: row.line,
+                    cells: row.cells,
+                }),
+                Err(e) => errors.push(e.to_string()),
+            }
+        }
+        Self {
+            path: path.to_path_buf(),
+            format,
+            delimiter,
+            sheets,
+            columns,
+            rows,
+            errors,
+        }
+    }
+}
+
+/// One rendered row, or why it gave no asset.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PreviewRow {
+    /// The row's line, when known.
+    pub line: Option<u64>,
+    /// The asset as the hub would receive it.
+    pub asset: Option<assetdrop::builder::Asset>,
+    /// Why the row gave none.
+    pub error: Option<String>,
+}
+
+impl From<std::result::Result<RowAsset, RowError>> for PreviewRow {
+    fn from(r: std::result::Result<RowAsset, RowError>) -> Self {
+        match r {
+            Ok(a) => Self {
+                line: Some(a.line),
+                asset: Some(a.asset),
+                error: None,
+            },
+            Err(e) => Self {
+                line: e.line(),
+                asset: None,
+                error: Some(e.to_string()),
+            },
+        }
+    }
+}

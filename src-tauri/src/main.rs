@@ -1,0 +1,8 @@
+//! The assetdrop desktop app.
+
+// No console window behind the app on Windows release builds.
+#![cfg_attr(not(debug_assertions), windows_subsystem = "windows")]
+
+fn main() {
+    assetdrop_desktop::run();
+}

@@ -1,0 +1,261 @@
+"""The desktop app driven in a real window: an X server (Xvfb), Debian's WebKitWebDriver
+launching the built app (TAURI_WEBVIEW_AUTOMATION), selenium as the client, and the hub's own
+catalog (`ROOT/catalog.sqlite`, read-only) and blob folder to check what arrived.
+
+Each `app` starts the app on a fresh data folder (`ASSETDROP_ROOT`) and settings folder
+(`ASSETDROP_CONFIG_DIR`), exactly as a first-time user would meet it.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import sqlite3
+import subprocess
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+from selenium import webdriver
+from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException, WebDriverException
+from selenium.webdriver.common.by import By
+from selenium.webdriver.common.options import ArgOptions
+from selenium.webdriver.support.ui import WebDriverWait
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent.parent
+TARGET = Path(os.environ.get("CARGO_TARGET_DIR", REPO / "target"))
+if not TARGET.is_absolute():
+    TARGET = REPO / TARGET
+APP = Path(os.environ.get("ASSETDROP_DESKTOP_BIN", TARGET / "debug" / "assetdrop-desktop"))
+CLI = Path(os.environ.get("ASSETDROP_BIN", TARGET / "debug" / "assetdrop"))
+SHOTS = Path(os.environ.get("ASSETDROP_SCREENSHOTS", TARGET / "e2e-screenshots"))
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def display():
+    """An X server of our own; DISPLAY for everything the tests start."""
+    if not shutil.which("Xvfb"):
+        pytest.fail("Xvfb is missing: run scripts/deps.sh (apt package xvfb)")
+    r, w = os.pipe()
+    xvfb = subprocess.Popen(
+        ["Xvfb", "-displayfd", str(w), "-screen", "0", "1280x800x24", "-nolisten", "tcp"],
+        pass_fds=(w,),
+        stderr=subprocess.DEVNULL,
+    )
+    os.close(w)
+    with os.fdopen(r) as f:
+        number = f.readline().strip()
+    if not number:
+        xvfb.kill()
+        pytest.fail("Xvfb did not start")
+    yield f":{number}"
+    xvfb.kill()
+    xvfb.wait()
+
+
+class App:
+    """One running app, its WebDriver session and its data folder."""
+
+    def __init__(self, display: str, root: Path, config: Path, env: dict[str, str] | None = None):
+        if not APP.exists():
+            pytest.fail(f"{APP} is missing: build it with `cargo build -p assetdrop-desktop`")
+        self.display = display
+        self.root = root
+        self.config = config
+        self.port = free_port()
+        run_env = {
+            **os.environ,
+            "DISPLAY": display,
+            "TAURI_WEBVIEW_AUTOMATION": "true",
+            "ASSETDROP_ROOT": str(root),
+            "ASSETDROP_CONFIG_DIR": str(config),
+            "GSETTINGS_BACKEND": "memory",
+            "NO_AT_BRIDGE": "1",
+            **(env or {}),
+        }
+        run_env.pop("DBUS_SESSION_BUS_ADDRESS", None)
+        self.log = open(root.parent / f"{root.name}-driver.log", "wb")  # noqa: SIM115
+        self.driver_proc = subprocess.Popen(
+            ["WebKitWebDriver", f"--port={self.port}"], env=run_env, stdout=self.log, stderr=self.log
+        )
+        deadline = time.time() + 15
+        while True:
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{self.port}/status", timeout=1)
+                break
+            except OSError:
+                if time.time() > deadline:
+                    self.driver_proc.kill()
+                    pytest.fail("WebKitWebDriver did not answer")
+                time.sleep(0.1)
+        opts = ArgOptions()
+        opts.set_capability("webkitgtk:browserOptions", {"binary": str(APP), "args": []})
+        self.driver = webdriver.Remote(command_executor=f"http://127.0.0.1:{self.port}", options=opts)
+        self.driver.set_script_timeout(120)
+        WebDriverWait(self.driver, 60).until(
+            lambda d: d.execute_script("return document.body && document.body.dataset.ready === 'true'")
+        )
+
+    # --- page helpers -------------------------------------------------------------------
+    def tid(self, testid: str):
+        return self.driver.find_element(By.CSS_SELECTOR, f'[data-testid="{testid}"]')
+
+    def tids(self, testid: str):
+        return self.driver.find_elements(By.CSS_SELECTOR, f'[data-testid="{testid}"]')
+
+    def wait(self, condition, timeout: float = 60, message: str = ""):
+        return WebDriverWait(
+            self.driver, timeout, poll_frequency=0.1, ignored_exceptions=(StaleElementReferenceException, NoSuchElementException)
+        ).until(lambda _d: condition(), message)
+
+    def wait_text(self, testid: str, needle: str, timeout: float = 60) -> str:
+        self.wait(lambda: needle in self.tid(testid).text, timeout, f"{testid} never said {needle!r}: {self.tid(testid).text!r}")
+        return self.tid(testid).text
+
+    def show(self, view: str):
+        self.tid(f"nav-{view}").click()
+        self.wait(lambda: self.tid(f"view-{view}").is_displayed())
+
+    def banner(self) -> str:
+        b = self.tid("error-banner")
+        return b.text if b.is_displayed() else ""
+
+    def screenshot(self, name: str) -> Path:
+        SHOTS.mkdir(parents=True, exist_ok=True)
+        path = SHOTS / f"{name}.png"
+        # Let transitions and lazy thumbnails settle.
+        time.sleep(0.4)
+        self.driver.save_screenshot(str(path))
+        return path
+
+    def emit_drop(self, paths: list[Path]):
+        """The page's side of a drop: what the native drop event calls."""
+        self.driver.execute_script(
+            "window.assetdropDrop(arguments[0])",
+            [str(p) for p in paths],
+        )
+
+    def rect(self, testid: str) -> dict:
+        return self.driver.execute_script(
+            "const r = arguments[0].getBoundingClientRect();"
+            "return {x: r.left + window.screenX, y: r.top + window.screenY, w: r.width, h: r.height};",
+            self.tid(testid),
+        )
+
+    def set_value(self, testid: str, value: str):
+        """Sets an input or textarea the way typing would, firing `input`."""
+        self.driver.execute_script(
+            "arguments[0].value = arguments[1]; arguments[0].dispatchEvent(new Event('input', {bubbles: true}));",
+            self.tid(testid),
+            value,
+        )
+
+    def select(self, testid: str, value: str, within=None):
+        el = within.find_element(By.CSS_SELECTOR, f'[data-testid="{testid}"]') if within else self.tid(testid)
+        self.driver.execute_script(
+            "arguments[0].value = arguments[1]; arguments[0].dispatchEvent(new Event('change', {bubbles: true}));",
+            el,
+            value,
+        )
+
+    # --- the hub's side -----------------------------------------------------------------
+    def catalog(self) -> sqlite3.Connection:
+        db = sqlite3.connect(f"file:{self.root / 'catalog.sqlite'}?mode=ro", uri=True, timeout=10)
+        db.row_factory = sqlite3.Row
+        return db
+
+    def assets(self, project_name: str = "Default project") -> list[sqlite3.Row]:
+        with self.catalog() as db:
+            return db.execute(
+                "SELECT a.* FROM assets a JOIN projects p ON p.id = a.project "
+                "WHERE p.name = ? AND a.deleted = 0 ORDER BY a.seq",
+                (project_name,),
+            ).fetchall()
+
+    def batches_of(self, asset_id: str) -> list[str]:
+        with self.catalog() as db:
+            return [
+                r[0]
+                for r in db.execute(
+                    "SELECT b.name FROM asset_batches ab JOIN batches b ON b.id = ab.batch WHERE ab.asset = ? ORDER BY b.name",
+                    (asset_id,),
+                )
+            ]
+
+    def close(self):
+        try:
+            self.driver.quit()
+        except WebDriverException:
+            pass
+        self.driver_proc.kill()
+        self.driver_proc.wait()
+        self.log.close()
+
+
+@pytest.fixture
+def app(display, tmp_path):
+    a = App(display, tmp_path / "root", tmp_path / "config")
+    yield a
+    a.close()
+
+
+@pytest.fixture(scope="session")
+def media(tmp_path_factory) -> Path:
+    """The generated media folder (good/ and bad/), made once per run."""
+    out = tmp_path_factory.mktemp("media")
+    subprocess.run(["bash", str(REPO / "tests/data/make_media_fixtures.sh"), str(out)], check=True)
+    return out
+
+
+def real_drag(display: str, paths: list[Path], target: dict):
+    """Drags `paths` from another X client onto the screen rectangle `target` (XDND)."""
+    env = {**os.environ, "DISPLAY": display, "GSETTINGS_BACKEND": "memory", "NO_AT_BRIDGE": "1"}
+    src_x, src_y = 1090, 690
+    helper = subprocess.Popen(
+        ["/usr/bin/python3", str(HERE / "drag_source.py"), str(src_x), str(src_y), *map(str, paths)],
+        env=env,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert helper.stdout.readline().strip() == "ready", "the drag source did not start"
+        x0, y0 = src_x + 40, src_y + 30
+        x1, y1 = int(target["x"] + target["w"] / 2), int(target["y"] + target["h"] / 2)
+
+        def xdo(*args):
+            subprocess.run(["xdotool", *map(str, args)], env=env, check=True)
+
+        xdo("mousemove", x0, y0)
+        time.sleep(0.2)
+        xdo("mousedown", 1)
+        for i in range(1, 13):
+            xdo("mousemove", x0 + (x1 - x0) * i // 12, y0 + (y1 - y0) * i // 12)
+            time.sleep(0.1)
+        time.sleep(0.5)
+        xdo("mouseup", 1)
+        helper.wait(timeout=15)
+    finally:
+        if helper.poll() is None:
+            helper.kill()
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """On a failure, a screenshot of the window as it was (target/e2e-screenshots/failed-*)."""
+    outcome = yield
+    report = outcome.get_result()
+    a = item.funcargs.get("app") if hasattr(item, "funcargs") else None
+    if report.failed and call.when == "call" and isinstance(a, App):
+        try:
+            a.screenshot(f"failed-{item.name}")
+        except Exception:  # noqa: BLE001 - the report matters more than the picture
+            pass

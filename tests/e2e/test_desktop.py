@@ -1,0 +1,375 @@
+"""End-to-end: the built desktop app in a real window, driven like a user would, every result
+checked both on screen and in the hub's catalog. Each view is saved as a screenshot."""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import json
+import os
+import re
+import stat
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from selenium.webdriver.common.by import By
+
+from conftest import CLI, App, free_port, real_drag
+
+
+def all_rows(app: App) -> dict[str, dict]:
+    """Every row of the (virtual) file list, by external ID, scrolling through it."""
+    rows: dict[str, dict] = {}
+    lst = app.tid("file-list")
+    top = 0
+    while True:
+        app.driver.execute_script("arguments[0].scrollTop = arguments[1]", lst, top)
+        time.sleep(0.15)
+        for el in app.tids("file-row"):
+            d = app.driver.execute_script("return Object.assign({}, arguments[0].dataset, {text: arguments[0].innerText})", el)
+            rows[d["externalId"]] = {**d, "element": el}
+        height = app.driver.execute_script("return [arguments[0].scrollHeight, arguments[0].clientHeight]", lst)
+        if top + height[1] >= height[0]:
+            break
+        top += height[1]
+    app.driver.execute_script("arguments[0].scrollTop = 0", lst)
+    return rows
+
+
+def visible_ids(app: App) -> set[str]:
+    return set(app.driver.execute_script("return [...document.querySelectorAll('[data-testid=file-row]')].map(r => r.dataset.externalId)"))
+
+
+def scroll_to_row(app: App, external_id: str):
+    """Scrolls the virtual list until the row is on screen; returns its element."""
+    lst = app.tid("file-list")
+    height = app.driver.execute_script("return arguments[0].scrollHeight", lst)
+    for top in range(0, height + 1, 200):
+        app.driver.execute_script("arguments[0].scrollTop = arguments[1]", lst, top)
+        time.sleep(0.1)
+        for el in app.tids("file-row"):
+            if el.get_attribute("data-external-id") == external_id:
+                return el
+    raise AssertionError(f"no row for {external_id}")
+
+
+def good_files(media: Path) -> dict[str, Path]:
+    base = media / "good"
+    return {p.relative_to(base).as_posix(): p for p in sorted(base.rglob("*")) if p.is_file()}
+
+
+def test_first_start_is_ready_to_use(app: App):
+    assert app.tid("connection-status").text == "Local hub"
+    sel = app.tid("project-select")
+    assert sel.find_element(By.CSS_SELECTOR, "option:checked").text == "Default project"
+    assert app.tid("drop-zone").is_displayed()
+    assert app.tid("upload-start").get_attribute("disabled") is not None
+    app.screenshot("01-upload-empty")
+
+    app.show("settings")
+    status = app.tid("settings-status")
+    assert status.get_attribute("data-mode") == "local"
+    assert str(app.root) in status.text
+    app.screenshot("08-settings")
+
+    # New project and batch inline; the pickers follow.
+    app.show("upload")
+    app.tid("project-new").click()
+    app.tid("project-new-name").send_keys("Street scenes")
+    app.tid("project-new-save").click()
+    app.wait(lambda: app.tid("project-select").find_element(By.CSS_SELECTOR, "option:checked").text == "Street scenes")
+    app.tid("batch-new").click()
+    app.tid("batch-new-name").send_keys("week 1")
+    app.tid("batch-new-save").click()
+    app.wait(lambda: app.tid("batch-select").find_element(By.CSS_SELECTOR, "option:checked").text == "week 1")
+    with app.catalog() as db:
+        row = db.execute("SELECT b.name FROM batches b JOIN projects p ON p.id = b.project WHERE p.name = 'Street scenes'").fetchall()
+    assert [r[0] for r in row] == ["week 1"]
+
+
+def test_real_drag_of_files_and_a_folder_then_upload(app: App, media: Path, display: str):
+    good = good_files(media)
+    bad = [media / "bad" / n for n in ("vbr.mp3", "png_named.mp3", "empty.txt")]
+    real_drag(display, [media / "good", *bad], app.rect("drop-zone"))
+    expected = len(good) + len(bad)
+    app.wait_text("file-count", f"{expected} files")
+    app.wait(lambda: "checking" not in app.tid("file-count").text)
+    rows = all_rows(app)
+    assert set(rows) == set(good) | {p.name for p in bad}
+
+    # Verdicts, reasons and fixes as the user sees them.
+    assert rows["vbr.mp3"]["verdict"] == "reject"
+    assert "variable-bitrate" in rows["vbr.mp3"]["text"]
+    assert rows["png_named.mp3"]["verdict"] == "reject"
+    assert "extension-mismatch" in rows["png_named.mp3"]["text"]
+    assert rows["empty.txt"]["verdict"] == "reject" and "empty" in rows["empty.txt"]["text"]
+    assert rows["sub/dir/nested.png"]["kind"] == "image"
+    assert rows["tone.wav"]["kind"] == "audio" and rows["tone.wav"]["verdict"] == "ok"
+    assert rows["clip.mp4"]["kind"] == "video"
+    # Image thumbnails come through the app's own protocol, for dropped files only.
+    img = scroll_to_row(app, "photo.png").find_element(By.CSS_SELECTOR, '[data-testid="file-thumb"]')
+    assert img.tag_name == "img" and img.get_attribute("src").startswith("thumb://"), img.get_attribute("outerHTML")
+    app.wait(lambda: app.driver.execute_script("return arguments[0].complete && arguments[0].naturalWidth", img) == 64)
+    app.driver.execute_script("arguments[0].scrollTop = 0", app.tid("file-list"))
+    app.screenshot("02-upload-validated")
+
+    # The offered fix: convert the VBR MP3 to WAV.
+    scroll_to_row(app, "vbr.mp3").find_element(By.CSS_SELECTOR, '[data-testid="fix-convert"]').click()
+    app.wait(lambda: app.tid("audio-policy").get_attribute("value") == "convert")
+    app.wait(lambda: all_rows(app)["vbr.mp3"]["verdict"] != "reject", 30)
+
+    app.wait(lambda: app.tid("upload-start").is_enabled())
+    app.tid("upload-start").click()
+    summary = app.wait_text("upload-summary", "uploaded", 120)
+    uploaded = len(good) + 1
+    assert summary.startswith(f"{uploaded} uploaded"), summary
+    assert "2 rejected" in summary or all_rows(app)["png_named.mp3"]["state"] == "rejected"
+    app.screenshot("03-upload-done")
+
+    # In the hub: every good file is an asset whose blob equals the file; the MP3 became WAV.
+    assets = {a["external_id"]: a for a in app.assets()}
+    assert set(assets) == set(good) | {"vbr.mp3"}
+    for ext_id, path in good.items():
+        blob = app.root / assets[ext_id]["blob_key"]
+        assert blob.read_bytes() == path.read_bytes(), ext_id
+    wav = (app.root / assets["vbr.mp3"]["blob_key"]).read_bytes()
+    assert wav[:4] == b"RIFF" and wav[8:12] == b"WAVE"
+
+    app.show("assets")
+    app.wait(lambda: len(app.tids("asset-row")) == uploaded)
+    assert f"{uploaded} assets" in app.tid("assets-total").text
+    shown = {r.get_attribute("data-external-id") for r in app.tids("asset-row")}
+    assert shown == set(assets)
+    app.screenshot("07-assets")
+
+
+def test_ten_thousand_files_stay_responsive(app: App, tmp_path: Path):
+    folder = tmp_path / "many"
+    folder.mkdir()
+    for i in range(10_000):
+        (folder / f"note-{i:05}.txt").write_text(f"note {i}\n")
+    app.emit_drop([folder])
+    # The page answers while validation runs.
+    answers = []
+    def count_text() -> str:
+        return app.tid("file-count").text.replace(",", "").replace("\u202f", "").replace("\xa0", "")
+
+    while "10000 files" not in count_text() or "checking" in count_text():
+        t = time.perf_counter()
+        app.driver.execute_script("return 1")
+        answers.append(time.perf_counter() - t)
+        if len(answers) > 3000:
+            pytest.fail(f"validation never finished: {app.tid('file-count').text}")
+    print(f"page round trips while validating 10,000 files: {len(answers)}, slowest {max(answers, default=0):.3f} s")
+    assert "10000 ok" in app.tid("verdict-counts").text
+    # Virtual list: only the rows on screen exist.
+    assert 0 < len(app.tids("file-row")) <= 60
+    app.driver.execute_script("const l = arguments[0]; l.scrollTop = l.scrollHeight", app.tid("file-list"))
+    app.wait(lambda: "note-09999.txt" in visible_ids(app))
+    assert app.tid("upload-start").text.replace(",", "") == "Upload 10000"
+    app.screenshot("09-upload-10000-files")
+
+
+@pytest.fixture
+def remote_hub(tmp_path: Path):
+    """`assetdrop serve` as another team's shared hub, restartable with other limits."""
+    root = tmp_path / "remote"
+    port = free_port()
+    key = "team-key-0123456789"
+    procs = []
+
+    def start(max_upload: int):
+        p = subprocess.Popen(
+            [str(CLI), "serve", "--root", str(root), "--listen", f"127.0.0.1:{port}", "--max-upload-bytes", str(max_upload)],
+            env={**os.environ, "ASSETDROP_API_KEY": key},
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        procs.append(p)
+        deadline = time.time() + 30
+        import urllib.request
+
+        while True:
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/v2/listProjects", timeout=1)
+            except OSError as e:
+                if getattr(e, "code", None):
+                    return p
+                if time.time() > deadline:
+                    pytest.fail("the remote hub did not start")
+                time.sleep(0.1)
+            else:
+                return p
+
+    hub = {"url": f"http://127.0.0.1:{port}", "key": key, "root": root, "start": start}
+    yield hub
+    for p in procs:
+        p.kill()
+        p.wait()
+
+
+def test_remote_hub_failure_then_retry(app: App, remote_hub, tmp_path: Path):
+    first = remote_hub["start"](4096)
+    app.show("settings")
+    app.set_value("settings-remote-url", remote_hub["url"])
+    app.set_value("settings-api-key", "wrong-key")
+    app.tid("settings-connect-remote").click()
+    app.wait(lambda: "401" in app.banner() or "key" in app.banner().lower())
+    app.set_value("settings-api-key", remote_hub["key"])
+    app.tid("settings-connect-remote").click()
+    app.wait(lambda: app.tid("settings-status").get_attribute("data-mode") == "remote")
+    assert app.tid("connection-status").text == f"Remote: {remote_hub['url']}"
+    # No keyring on this machine: the key is in a file only the user can read.
+    key_file = app.config / "remote-api-key"
+    assert key_file.read_text() == remote_hub["key"]
+    assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
+    assert "a private file" in app.tid("settings-status").text
+
+    app.show("upload")
+    app.tid("project-new").click()
+    app.tid("project-new-name").send_keys("Shared")
+    app.tid("project-new-save").click()
+    app.wait(lambda: app.tid("project-select").find_element(By.CSS_SELECTOR, "option:checked").text == "Shared")
+    small, big = tmp_path / "small.txt", tmp_path / "big.txt"
+    small.write_text("a" * 100)
+    big.write_text("b" * 10_000)
+    app.emit_drop([small, big])
+    app.wait_text("file-count", "2 files")
+    app.wait(lambda: app.tid("upload-start").is_enabled())
+    app.tid("upload-start").click()
+    app.wait_text("upload-summary", "1 failed")
+    app.wait(lambda: app.tid("upload-retry").is_displayed())
+    rows = all_rows(app)
+    assert rows["big.txt"]["state"] == "failed" and rows["small.txt"]["state"] == "uploaded"
+    app.screenshot("10-upload-failed-retry")
+
+    # The hub's limit is raised; "Retry failed" sends only the failed file.
+    first.kill()
+    first.wait()
+    remote_hub["start"](1 << 20)
+    app.tid("upload-retry").click()
+    app.wait_text("upload-summary", "1 uploaded")
+    import sqlite3
+
+    db = sqlite3.connect(f"file:{remote_hub['root'] / 'catalog.sqlite'}?mode=ro", uri=True)
+    names = sorted(r[0] for r in db.execute("SELECT external_id FROM assets WHERE deleted = 0"))
+    db.close()
+    assert names == ["big.txt", "small.txt"]
+
+    # And back to local; the remote settings are remembered.
+    app.show("settings")
+    app.tid("settings-use-local").click()
+    app.wait(lambda: app.tid("settings-status").get_attribute("data-mode") == "local")
+    settings = json.loads((app.config / "settings.json").read_text())
+    assert settings == {"mode": "local", "remoteUrl": remote_hub["url"], "keyStore": "file"}
+
+
+@pytest.fixture
+def web(tmp_path: Path):
+    """A public web server holding two images, for cloud-import checks."""
+    site = tmp_path / "site"
+    site.mkdir()
+    png = Path(__file__).resolve().parent.parent.parent / "src-tauri" / "icons" / "icon.png"
+    (site / "a.png").write_bytes(png.read_bytes())
+    (site / "b.png").write_bytes(png.read_bytes())
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(site))
+    handler.log_message = lambda *a: None
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+
+
+def test_cloud_import_is_checked_before_importing(app: App, web: str, tmp_path: Path):
+    closed = free_port()
+    entries = [
+        {"data": f"{web}/a.png", "externalId": "a.png"},
+        {"data": f"{web}/b.png", "externalId": "b.png", "batches": ["cloud"]},
+        {"data": f"http://127.0.0.1:{closed}/gone.png", "externalId": "gone.png"},
+        {"data": f"{web}/c.png"},
+    ]
+    listing = tmp_path / "import.json"
+    listing.write_text("[\n" + ",\n".join(json.dumps(e) for e in entries) + "\n]\n")
+    app.show("cloud")
+    app.emit_drop([listing])
+    app.wait(lambda: len(app.tids("cloud-problem")) >= 2, 60)
+    problems = {p.get_attribute("data-code"): p.text for p in app.tids("cloud-problem")}
+    assert "missing-external-id" in problems and "line 5:" in problems["missing-external-id"]
+    assert "unreachable" in problems and "line 4:" in problems["unreachable"]
+    assert "4 entries" in app.tid("cloud-counts").text
+    assert not app.tid("cloud-import").is_enabled()
+    app.screenshot("04-cloud-report")
+
+    app.tid("cloud-skip-bad").click()
+    app.wait(lambda: app.tid("cloud-import").is_enabled())
+    app.tid("cloud-import").click()
+    app.wait_text("cloud-result", "2 assets imported")
+    app.screenshot("05-cloud-imported")
+    assets = {a["external_id"]: a for a in app.assets()}
+    assert set(assets) == {"a.png", "b.png"}
+    assert assets["a.png"]["data"] == f"{web}/a.png"
+    assert app.batches_of(assets["b.png"]["id"]) == ["cloud"]
+
+    # Pasted text works the same way, and a re-import creates nothing twice.
+    app.set_value("cloud-text", json.dumps(entries[:2]))
+    app.tid("cloud-check").click()
+    app.wait(lambda: app.tid("cloud-import").is_enabled())
+    app.tid("cloud-import").click()
+    app.wait_text("cloud-result", "2 assets imported")
+    assert "0 new" in app.tid("cloud-result").text
+    assert len(app.assets()) == 2
+
+
+def test_asset_builder_preview_save_and_build(app: App, tmp_path: Path):
+    table = tmp_path / "people.csv"
+    table.write_text(
+        "id;name;photo;team\n"
+        "p1;Ada <Lovelace>;https://example.com/ada.jpg;red\n"
+        "p2;Grace Hopper;https://example.com/grace.jpg;blue\n"
+        "p3;Alan Turing;https://example.com/alan.jpg;red\n"
+    )
+    app.show("builder")
+    app.emit_drop([table])
+    app.wait(lambda: len(app.tids("builder-column")) == 4)
+    assert 'delimiter ";"' in app.tid("builder-source").get_attribute("textContent")
+    cols = {c.get_attribute("data-column"): c for c in app.tids("builder-column")}
+    assert cols["photo"].find_element(By.CSS_SELECTOR, '[data-testid="col-type"]').get_attribute("value") == "image"
+    assert app.tid("builder-external-id").get_attribute("value") == "id"
+    assert app.tid("builder-batch-column").get_attribute("value") == ""
+    app.select("builder-batch-column", "team")
+    cols["name"].find_element(By.CSS_SELECTOR, '[data-testid="col-export"]').click()
+    app.set_value("builder-template", '<h3>{{name}}</h3>\n<img src="{{photo}}" alt="photo">')
+    def first_preview() -> str:
+        frames = app.tids("builder-preview-frame")
+        got = app.driver.execute_script("return [...document.querySelectorAll('[data-testid=builder-preview-frame]')].map(f => f.srcdoc)")
+        return got[0] if len(got) == 3 else ""
+
+    # Values are escaped for HTML; frames run no scripts and load no remote media by default.
+    ada = re.compile(r"<h3>\s*Ada &lt;Lovelace&gt;\s*</h3>")
+    app.wait(lambda: ada.search(first_preview()), 30, "preview never showed row 1")
+    frame = app.tids("builder-preview-frame")[0]
+    assert frame.get_attribute("sandbox") == ""
+    assert "img-src data:;" in first_preview()
+    heads = [r.text for r in app.tids("builder-preview-row")]
+    assert heads[0].startswith("line 2 · p1 · batch red"), heads
+    app.screenshot("06-builder")
+
+    app.set_value("builder-template-name", "people card")
+    app.tid("builder-save-template").click()
+    app.wait(lambda: "people card" in app.tid("builder-load-template").text)
+
+    app.tid("builder-build").click()
+    app.wait_text("builder-result", "3 assets from 3 rows")
+    assets = {a["external_id"]: a for a in app.assets()}
+    assert set(assets) == {"p1", "p2", "p3"}
+    assert ada.search(assets["p1"]["data"]), assets["p1"]["data"]
+    assert json.loads(assets["p2"]["context_data"]) == {"name": "Grace Hopper"}
+    assert app.batches_of(assets["p1"]["id"]) == ["red"]
+    assert app.batches_of(assets["p2"]["id"]) == ["blue"]
+    with app.catalog() as db:
+        saved = [json.loads(r[0]) for r in db.execute("SELECT body FROM templates")]
+    assert [t["name"] for t in saved] == ["people card"]
+    assert saved[0]["dataConfig"]["photo"]["type"] == "image"

@@ -1,0 +1,69 @@
+// The only module that talks to the Rust side: commands through invoke(), progress through
+// Channels, window events through listen(). Views import these functions and nothing else.
+
+const tauri = window.__TAURI__;
+const { invoke, Channel } = tauri.core;
+
+function channel(onMessage) {
+  const c = new Channel();
+  c.onmessage = onMessage;
+  return c;
+}
+
+let jobCounter = 0;
+/** A fresh job ID, for cancel(). */
+export function newJob(prefix) {
+  jobCounter += 1;
+  return `${prefix}-${Date.now()}-${jobCounter}`;
+}
+
+export const status = () => invoke('status');
+export const connectLocal = () => invoke('connect_local');
+export const connectRemote = (url, apiKey) => invoke('connect_remote', { url, apiKey: apiKey || null });
+
+export const projects = () => invoke('projects');
+export const defaultProject = () => invoke('default_project');
+export const project = (id) => invoke('project', { id });
+export const createProject = (name, description) => invoke('create_project', { name, description });
+export const createBatch = (project, name) => invoke('create_batch', { project, name });
+export const storages = () => invoke('storages');
+export const assets = (project, page, limit) => invoke('assets', { project, page, limit });
+
+/** Native chooser; resolves to the chosen paths ([] when cancelled). */
+export const pick = (folders, filter) => invoke('pick', { folders, filter: filter || null });
+
+/** Validates files and folders; onRows gets arrays of file rows as verdicts arrive. */
+export function addFiles(job, paths, audio, onRows) {
+  return invoke('add_files', { job, paths, audio, rows: channel(onRows) });
+}
+
+/** Uploads files; onEvent gets every upload event. */
+export function upload(request, onEvent) {
+  return invoke('upload', { request, events: channel(onEvent) });
+}
+
+export const cancel = (job) => invoke('cancel', { job });
+
+/** Checks (request.dryRun) or imports a cloud-import list. */
+export function cloudImport(request, onEvent) {
+  return invoke('cloud_import', { request, events: channel(onEvent) });
+}
+
+export const openTable = (request, rows) => invoke('open_table', { request, rows });
+export const preview = (request, config, rows) => invoke('preview', { request, config, rows });
+export const saveTemplate = (project, config) => invoke('save_template', { project, config });
+
+export function build(job, project, request, config, onEvent) {
+  return invoke('build', { job, project, request, config, events: channel(onEvent) });
+}
+
+/** Files dropped on the window from the OS: handler({paths}). */
+export const onDrop = (handler) => tauri.event.listen('files-dropped', (e) => handler(e.payload));
+/** Files dragged over the window or away: handler({over}). */
+export const onHover = (handler) => tauri.event.listen('drag-hover', (e) => handler(e.payload));
+
+/** The message of a command's error, whatever shape it came in. */
+export function messageOf(err) {
+  if (err && typeof err === 'object' && 'message' in err) return err.message;
+  return String(err);
+}

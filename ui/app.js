@@ -1,0 +1,148 @@
+// The shell of the page: navigation, the connection badge, the project and batch pickers, the
+// error banner, and routing of OS drops to the view on screen.
+
+import * as api from './api.js';
+import * as upload from './upload.js';
+import * as cloud from './cloud.js';
+import * as builder from './builder.js';
+import * as assets from './assets.js';
+import * as settings from './settings.js';
+
+const $ = (id) => document.getElementById(id);
+const views = { upload, cloud, builder, assets, settings };
+
+/** State the views share. */
+export const ctx = {
+  project: null, // ProjectInfo
+  batch: '', // batch name, '' for none
+  storages: [],
+  listeners: [],
+  onProjectChange(fn) { this.listeners.push(fn); },
+  showError(message) {
+    const b = $('error-banner');
+    b.textContent = message;
+    b.className = 'banner';
+  },
+  showInfo(message) {
+    const b = $('error-banner');
+    b.textContent = message;
+    b.className = 'banner info';
+  },
+  clearBanner() { $('error-banner').className = 'banner hidden'; },
+  /** Runs an async action; shows its error in the banner. */
+  async guard(action) {
+    try {
+      return await action();
+    } catch (e) {
+      ctx.showError(api.messageOf(e));
+      return undefined;
+    }
+  },
+  async reloadProjects(selectId) { await loadProjects(selectId); },
+  async refreshProject() {
+    if (!ctx.project) return;
+    ctx.project = await api.project(ctx.project._id);
+    renderBatches();
+    ctx.listeners.forEach((fn) => fn(ctx.project));
+  },
+};
+
+let current = 'upload';
+
+function show(name) {
+  current = name;
+  document.querySelectorAll('.tab').forEach((t) => t.classList.toggle('active', t.dataset.view === name));
+  document.querySelectorAll('.view').forEach((v) => v.classList.toggle('hidden', v.id !== `view-${name}`));
+  $('target-bar').classList.toggle('hidden', name === 'settings');
+  views[name].onShow?.();
+}
+
+function renderStatus(s) {
+  const el = $('connection-status');
+  el.className = `conn ${s.mode}`;
+  el.textContent = s.mode === 'local' ? 'Local hub' : `Remote: ${s.remoteUrl}`;
+  el.title = s.hubUrl;
+}
+
+function renderBatches() {
+  const sel = $('batch-select');
+  const keep = ctx.batch;
+  sel.replaceChildren(new Option('No batch', ''));
+  for (const b of ctx.project?.batches ?? []) sel.append(new Option(b.name, b.name));
+  sel.value = (ctx.project?.batches ?? []).some((b) => b.name === keep) ? keep : '';
+  ctx.batch = sel.value;
+}
+
+async function loadProjects(selectId) {
+  const list = await api.projects();
+  const sel = $('project-select');
+  sel.replaceChildren(...list.map((p) => new Option(p.name, p._id)));
+  const pick = list.find((p) => p._id === selectId) ?? list.find((p) => p._id === ctx.project?._id) ?? list[0];
+  if (pick) {
+    sel.value = pick._id;
+    await selectProject(pick._id);
+  }
+}
+
+async function selectProject(id) {
+  ctx.project = await api.project(id);
+  $('project-select').value = id;
+  renderBatches();
+  ctx.listeners.forEach((fn) => fn(ctx.project));
+}
+
+function inlineForm(openBtn, form, input, save, cancel, action) {
+  const close = () => { form.classList.add('hidden'); openBtn.classList.remove('hidden'); input.value = ''; };
+  openBtn.addEventListener('click', () => { form.classList.remove('hidden'); openBtn.classList.add('hidden'); input.focus(); });
+  cancel.addEventListener('click', close);
+  const submit = () => ctx.guard(async () => { await action(input.value); close(); ctx.clearBanner(); });
+  save.addEventListener('click', submit);
+  input.addEventListener('keydown', (e) => { if (e.key === 'Enter') submit(); if (e.key === 'Escape') close(); });
+}
+
+/** After a connection change: projects (the default one in local mode), storages. */
+export async function connected(status) {
+  renderStatus(status);
+  let first = null;
+  if (status.mode === 'local') first = (await api.defaultProject())._id;
+  ctx.project = null;
+  await loadProjects(first);
+  ctx.storages = await api.storages().catch(() => []);
+  Object.values(views).forEach((v) => v.onConnected?.(status));
+}
+
+function drop(paths) {
+  ctx.clearBanner();
+  if (current !== 'upload' && current !== 'cloud' && current !== 'builder') show('upload');
+  views[current].onDrop(paths);
+}
+
+async function start() {
+  document.querySelectorAll('.tab').forEach((t) => t.addEventListener('click', () => show(t.dataset.view)));
+  $('project-select').addEventListener('change', (e) => ctx.guard(() => selectProject(e.target.value)));
+  $('batch-select').addEventListener('change', (e) => { ctx.batch = e.target.value; });
+  inlineForm($('project-new'), $('project-form'), $('project-new-name'), $('project-new-save'), $('project-new-cancel'),
+    async (name) => { const p = await api.createProject(name, ''); await loadProjects(p._id); });
+  inlineForm($('batch-new'), $('batch-form'), $('batch-new-name'), $('batch-new-save'), $('batch-new-cancel'),
+    async (name) => {
+      if (!ctx.project) throw new Error('choose a project first');
+      await api.createBatch(ctx.project._id, name);
+      ctx.batch = name.trim();
+      await ctx.refreshProject();
+    });
+
+  for (const v of Object.values(views)) v.init(ctx);
+  await api.onHover(({ over }) => $('drop-zone').classList.toggle('hover', over));
+  await api.onDrop(({ paths }) => drop(paths));
+  // The route a native drop takes, reachable for automation too (it grants nothing the page
+  // could not already ask for).
+  window.assetdropDrop = drop;
+  try {
+    await ctx.guard(async () => connected(await api.status()));
+    show('upload');
+  } finally {
+    document.body.dataset.ready = 'true';
+  }
+}
+
+start();
