@@ -26,7 +26,8 @@ function size(n) {
 
 function duration(s) {
   if (!Number.isFinite(s)) return '…';
-  if (s < 60) return `${Math.ceil(s)} s`;
+  if (s < 10) return `${s.toFixed(1)} s`;
+  if (s < 60) return `${Math.round(s)} s`;
   const m = Math.floor(s / 60);
   return m < 60 ? `${m} min ${Math.round(s % 60)} s` : `${Math.floor(m / 60)} h ${m % 60} min`;
 }
@@ -40,6 +41,7 @@ function verdictText(f) {
   if (f.state === 'skipped') return f.error;
   const p = f.problems?.[0];
   if (f.convert) return 'Variable bitrate: will be converted to constant-bitrate WAV';
+  if (f.state === 'checking') return 'Checking…';
   if (!p) return f.verdict === 'ok' ? 'Ready' : '';
   return p.message;
 }
@@ -51,6 +53,7 @@ function stateText(f) {
     case 'failed': return 'failed';
     case 'rejected': return 'not uploaded';
     case 'skipped': return 'skipped';
+    case 'checking': return '';
     default: return f.verdict === 'reject' ? 'not uploaded' : 'ready';
   }
 }
@@ -83,10 +86,11 @@ function rowElement(f, i) {
   verdict.className = 'verdict';
   verdict.dataset.testid = 'file-verdict';
   const badge = document.createElement('span');
-  badge.className = `badge ${f.verdict}`;
-  badge.textContent = f.verdict === 'reject' ? (f.problems?.[0]?.code || 'rejected') : f.verdict;
+  const failed = f.state === 'failed';
+  badge.className = `badge ${failed ? 'reject' : f.verdict}`;
+  badge.textContent = failed ? 'failed' : f.verdict === 'reject' ? (f.problems?.[0]?.code || 'rejected') : f.verdict === 'checking' ? '…' : f.verdict;
   verdict.append(badge, ' ', verdictText(f));
-  verdict.title = (f.problems || []).map((p) => `${p.code}: ${p.message}`).join('\n');
+  verdict.title = failed ? f.error : (f.problems || []).map((p) => `${p.code}: ${p.message}`).join('\n');
   const fix = fixFor(f);
   if (fix) verdict.append(' ', fix);
   const state = document.createElement('div');
@@ -139,13 +143,14 @@ function paint() {
 
 function renderCounts() {
   const n = files.length;
-  const c = { ok: 0, warn: 0, reject: 0 };
+  const c = { ok: 0, warn: 0, reject: 0, checking: 0 };
   for (const f of files) c[f.verdict] = (c[f.verdict] || 0) + 1;
+  const busy = validating > 0 || c.checking > 0;
   $('file-count').textContent = n === 0 ? 'No files yet'
-    : `${n.toLocaleString()} file${n === 1 ? '' : 's'}, ${size(files.reduce((a, f) => a + f.size, 0))}${validating ? ' — checking…' : ''}`;
-  $('verdict-counts').innerHTML = n === 0 ? '' : `<span class="c-ok">${c.ok} ok</span><span class="c-warn">${c.warn} with warnings</span><span class="c-bad">${c.reject} rejected</span>`;
+    : `${n.toLocaleString()} file${n === 1 ? '' : 's'}, ${size(files.reduce((a, f) => a + f.size, 0))}${busy ? ' — checking…' : ''}`;
+  $('verdict-counts').innerHTML = n === 0 ? '' : `<span class="c-ok">${c.ok} ok</span><span class="c-warn">${c.warn} with warnings</span><span class="c-bad">${c.reject} rejected</span>${c.checking ? `<span>${c.checking} being checked</span>` : ''}`;
   const sendable = files.filter(sendableFile).length;
-  $('upload-start').disabled = !!running || validating > 0 || sendable === 0 || !ctx.project;
+  $('upload-start').disabled = !!running || busy || sendable === 0 || !ctx.project;
   $('upload-start').textContent = sendable ? `Upload ${sendable.toLocaleString()}` : 'Upload';
   $('upload-retry').classList.toggle('hidden', !!running || !files.some((f) => f.state === 'failed'));
   $('upload-cancel').classList.toggle('hidden', !running);
@@ -157,7 +162,8 @@ function sendableFile(f) {
 
 function addRows(rows) {
   for (const r of rows) {
-    const f = { ...r, state: r.verdict === 'reject' ? 'rejected' : 'ready' };
+    const state = r.verdict === null ? 'checking' : r.verdict === 'reject' ? 'rejected' : 'ready';
+    const f = { ...r, verdict: r.verdict ?? 'checking', state };
     const at = byPath.get(f.path);
     if (at !== undefined) {
       files[at] = f;
@@ -227,7 +233,10 @@ function onEvent(e) {
   const i = byPath.get(e.path);
   const f = i === undefined ? null : files[i];
   switch (e.event) {
-    case 'started': if (f) { f.state = 'uploading'; f.sent = 0; f.total = e.bytes; } break;
+    case 'started':
+      // A converted file is sent at its new size.
+      if (f) { running.total += e.bytes - f.size; f.state = 'uploading'; f.sent = 0; f.total = e.bytes; }
+      break;
     case 'progress':
       if (f) { f.sent = e.sent; f.total = e.total; }
       running.sent = Math.max(running.sent, e.overallSent);
@@ -240,6 +249,7 @@ function onEvent(e) {
     case 'finished': running.sent = e.bytes; break;
     default: break;
   }
+  if (e.event !== 'progress') overall();
   paint();
 }
 
@@ -248,7 +258,7 @@ async function start(only) {
   const chosen = files.filter(only);
   if (!chosen.length) return;
   ctx.clearBanner();
-  running = { job: api.newJob('upload'), total: chosen.reduce((a, f) => a + f.size, 0), sent: 0, samples: [], done: 0, count: chosen.length };
+  running = { job: api.newJob('upload'), startedAt: performance.now(), total: chosen.reduce((a, f) => a + f.size, 0), sent: 0, samples: [], done: 0, count: chosen.length };
   chosen.forEach((f) => { f.state = 'ready'; f.error = undefined; });
   $('overall').classList.remove('hidden');
   $('upload-summary').classList.add('hidden');
@@ -276,6 +286,8 @@ async function start(only) {
       if (i !== undefined) { files[i].state = 'failed'; files[i].error = x.error.message; }
     }
     $('overall-fill').style.width = '100%';
+    const secs = (performance.now() - running.startedAt) / 1000;
+    $('overall-text').textContent = `${size(running.sent)} sent in ${duration(secs)} · ${running.done} of ${running.count} files done`;
   } catch (e) {
     ctx.showError(api.messageOf(e));
     files.forEach((f) => { if (f.state === 'uploading') { f.state = 'failed'; f.error = 'interrupted'; } });

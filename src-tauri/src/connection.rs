@@ -139,7 +139,16 @@ fn keyring_available() -> bool {
 
 /// Stores a remote hub's key: in the keyring when it takes it, otherwise in a private file.
 pub fn store_key(folders: &Folders, url: &str, key: &str) -> Result<KeyStore, Error> {
-    if keyring_available() {
+    store_key_with(folders, url, key, keyring_available())
+}
+
+fn store_key_with(
+    folders: &Folders,
+    url: &str,
+    key: &str,
+    keyring: bool,
+) -> Result<KeyStore, Error> {
+    if keyring {
         let stored = keyring::Entry::new(KEYRING_SERVICE, url).and_then(|e| e.set_password(key));
         if stored.is_ok() {
             // A key left in the file by an earlier fallback is no longer needed.
@@ -247,5 +256,72 @@ impl Connection {
             key_store: settings.key_store,
             version: env!("CARGO_PKG_VERSION"),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn folders(dir: &Path) -> Folders {
+        Folders {
+            config: dir.join("config"),
+            root: dir.join("root"),
+        }
+    }
+
+    #[test]
+    fn settings_round_trip_and_unreadable_ones_fall_back_to_defaults() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = folders(dir.path());
+        assert_eq!(f.load().mode, Mode::Local, "no file: local mode");
+        let s = Settings {
+            mode: Mode::Remote,
+            remote_url: Some("https://hub.example".into()),
+            key_store: Some(KeyStore::File),
+        };
+        f.save(&s).unwrap();
+        let back = f.load();
+        assert_eq!(back.mode, Mode::Remote);
+        assert_eq!(back.remote_url.as_deref(), Some("https://hub.example"));
+        assert_eq!(back.key_store, Some(KeyStore::File));
+        fs_err::write(f.config.join("settings.json"), "{not json").unwrap();
+        assert_eq!(f.load().mode, Mode::Local);
+    }
+
+    #[test]
+    fn without_a_keyring_the_key_goes_to_a_file_only_the_user_reads() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = folders(dir.path());
+        let store = store_key_with(&f, "https://hub.example", "s3cret", false).unwrap();
+        assert_eq!(store, KeyStore::File);
+        assert_eq!(
+            stored_key(&f, "https://hub.example", store).unwrap(),
+            "s3cret"
+        );
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = fs_err::metadata(f.config.join(KEY_FILE))
+                .unwrap()
+                .permissions()
+                .mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
+        // Replaced, not appended, on the next store.
+        store_key_with(&f, "https://hub.example", "other", false).unwrap();
+        assert_eq!(
+            stored_key(&f, "https://hub.example", store).unwrap(),
+            "other"
+        );
+    }
+
+    #[test]
+    fn a_missing_key_says_where_to_enter_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let e =
+            stored_key(&folders(dir.path()), "https://hub.example", KeyStore::File).unwrap_err();
+        assert_eq!(e.code, ErrorCode::Unauthorized);
+        assert!(e.message.contains("Settings"), "{}", e.message);
     }
 }

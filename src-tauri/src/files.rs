@@ -64,8 +64,8 @@ pub struct FileRow {
     pub kind: Option<Kind>,
     /// Its format by content.
     pub format: Option<Format>,
-    /// Ok, warn or reject.
-    pub verdict: Verdict,
+    /// Ok, warn or reject; `None` while the file is still being checked.
+    pub verdict: Option<Verdict>,
     /// What validation found, worst first, each with its fix.
     pub problems: Vec<Problem>,
     /// Whether the upload converts it to WAV.
@@ -124,7 +124,7 @@ impl EventSink<Validated> for Bundler<'_> {
             file: v.file,
             kind: v.report.kind,
             format: v.report.format,
-            verdict: v.report.verdict,
+            verdict: Some(v.report.verdict),
             problems: v.report.problems,
             convert: v.report.convert_to_wav,
             thumb,
@@ -147,6 +147,22 @@ pub async fn add(
     let plan = tauri::async_runtime::spawn_blocking(move || upload::plan(&paths))
         .await
         .map_err(|e| IpcError::new(ErrorCode::Internal, e.to_string()))?;
+    // Every file is listed at once, as "checking"; verdicts replace the rows as they come.
+    for chunk in plan.files.chunks(2000) {
+        let rows = chunk
+            .iter()
+            .map(|f| FileRow {
+                file: f.clone(),
+                kind: None,
+                format: None,
+                verdict: None,
+                problems: Vec::new(),
+                convert: false,
+                thumb: None,
+            })
+            .collect();
+        let _ = channel.send(rows);
+    }
     let bundler = Bundler {
         thumbs,
         channel,

@@ -63,3 +63,20 @@ impl<E: IpcResponse + Serialize + Send + Sync + 'static> EventSink<E> for Channe
         let _ = self.0.send(event);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_job_can_be_cancelled_while_it_runs_and_is_forgotten_after() {
+        let jobs = Jobs::default();
+        let job = jobs.start("upload-1");
+        assert!(!job.cancel.is_cancelled());
+        assert!(jobs.cancel("upload-1"));
+        assert!(job.cancel.is_cancelled());
+        drop(job);
+        assert!(!jobs.cancel("upload-1"), "an ended job is gone");
+        assert!(!jobs.cancel("never-started"));
+    }
+}

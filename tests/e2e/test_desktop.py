@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 
 import pytest
+from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.common.by import By
 
 from conftest import CLI, App, free_port, real_drag
@@ -26,11 +27,19 @@ def all_rows(app: App) -> dict[str, dict]:
     lst = app.tid("file-list")
     top = 0
     while True:
-        app.driver.execute_script("arguments[0].scrollTop = arguments[1]", lst, top)
-        time.sleep(0.15)
-        for el in app.tids("file-row"):
-            d = app.driver.execute_script("return Object.assign({}, arguments[0].dataset, {text: arguments[0].innerText})", el)
-            rows[d["externalId"]] = {**d, "element": el}
+        # Scroll, then let the list repaint (it paints on the next animation frame).
+        app.driver.execute_async_script(
+            "const [l, top, done] = arguments; l.scrollTop = top;"
+            "requestAnimationFrame(() => requestAnimationFrame(() => done()));",
+            lst,
+            top,
+        )
+        # One script reads every row on screen, so a repaint cannot pull a row away halfway.
+        for d in app.driver.execute_script(
+            "return [...document.querySelectorAll('[data-testid=file-row]')]"
+            ".map(r => Object.assign({}, r.dataset, {text: r.innerText}))"
+        ):
+            rows[d["externalId"]] = d
         height = app.driver.execute_script("return [arguments[0].scrollHeight, arguments[0].clientHeight]", lst)
         if top + height[1] >= height[0]:
             break
@@ -43,16 +52,22 @@ def visible_ids(app: App) -> set[str]:
     return set(app.driver.execute_script("return [...document.querySelectorAll('[data-testid=file-row]')].map(r => r.dataset.externalId)"))
 
 
-def scroll_to_row(app: App, external_id: str):
-    """Scrolls the virtual list until the row is on screen; returns its element."""
+def scroll_to_row(app: App, external_id: str, css: str = ""):
+    """Scrolls the virtual list until the row is on screen; returns it (or the element `css`
+    inside it), looked up again if a repaint replaced it."""
     lst = app.tid("file-list")
     height = app.driver.execute_script("return arguments[0].scrollHeight", lst)
     for top in range(0, height + 1, 200):
         app.driver.execute_script("arguments[0].scrollTop = arguments[1]", lst, top)
         time.sleep(0.1)
-        for el in app.tids("file-row"):
-            if el.get_attribute("data-external-id") == external_id:
-                return el
+        for _ in range(5):
+            try:
+                for el in app.tids("file-row"):
+                    if el.get_attribute("data-external-id") == external_id:
+                        return el.find_element(By.CSS_SELECTOR, css) if css else el
+                break
+            except StaleElementReferenceException:
+                time.sleep(0.1)
     raise AssertionError(f"no row for {external_id}")
 
 
@@ -96,7 +111,7 @@ def test_real_drag_of_files_and_a_folder_then_upload(app: App, media: Path, disp
     real_drag(display, [media / "good", *bad], app.rect("drop-zone"))
     expected = len(good) + len(bad)
     app.wait_text("file-count", f"{expected} files")
-    app.wait(lambda: "checking" not in app.tid("file-count").text)
+    app.wait(lambda: "checking" not in app.tid("file-count").text and "being checked" not in app.tid("verdict-counts").text)
     rows = all_rows(app)
     assert set(rows) == set(good) | {p.name for p in bad}
 
@@ -110,14 +125,28 @@ def test_real_drag_of_files_and_a_folder_then_upload(app: App, media: Path, disp
     assert rows["tone.wav"]["kind"] == "audio" and rows["tone.wav"]["verdict"] == "ok"
     assert rows["clip.mp4"]["kind"] == "video"
     # Image thumbnails come through the app's own protocol, for dropped files only.
-    img = scroll_to_row(app, "photo.png").find_element(By.CSS_SELECTOR, '[data-testid="file-thumb"]')
-    assert img.tag_name == "img" and img.get_attribute("src").startswith("thumb://"), img.get_attribute("outerHTML")
-    app.wait(lambda: app.driver.execute_script("return arguments[0].complete && arguments[0].naturalWidth", img) == 64)
+    thumb = app.driver.execute_script(
+        "return [...document.querySelectorAll('[data-testid=file-row]')]"
+        ".find(r => r.dataset.externalId === arguments[0])?.querySelector('img')?.getAttribute('src')",
+        scroll_to_row(app, "photo.png").get_attribute("data-external-id"),
+    )
+    assert thumb and thumb.startswith("thumb://"), thumb
+    # Rows are re-created as the list repaints: look the image up afresh each time.
+    app.wait(
+        lambda: app.driver.execute_script(
+            "const i = [...document.querySelectorAll('[data-testid=file-row]')]"
+            ".find(r => r.dataset.externalId === 'photo.png')?.querySelector('img');"
+            "return i ? i.complete && i.naturalWidth : -1"
+        )
+        == 64,
+        30,
+        "the thumbnail of photo.png never loaded",
+    )
     app.driver.execute_script("arguments[0].scrollTop = 0", app.tid("file-list"))
     app.screenshot("02-upload-validated")
 
     # The offered fix: convert the VBR MP3 to WAV.
-    scroll_to_row(app, "vbr.mp3").find_element(By.CSS_SELECTOR, '[data-testid="fix-convert"]').click()
+    scroll_to_row(app, "vbr.mp3", '[data-testid="fix-convert"]').click()
     app.wait(lambda: app.tid("audio-policy").get_attribute("value") == "convert")
     app.wait(lambda: all_rows(app)["vbr.mp3"]["verdict"] != "reject", 30)
 
@@ -127,6 +156,7 @@ def test_real_drag_of_files_and_a_folder_then_upload(app: App, media: Path, disp
     uploaded = len(good) + 1
     assert summary.startswith(f"{uploaded} uploaded"), summary
     assert "2 rejected" in summary or all_rows(app)["png_named.mp3"]["state"] == "rejected"
+    assert f"{uploaded} of {uploaded} files done" in app.tid("overall-text").text
     app.screenshot("03-upload-done")
 
     # In the hub: every good file is an asset whose blob equals the file; the MP3 became WAV.
@@ -171,6 +201,19 @@ def test_ten_thousand_files_stay_responsive(app: App, tmp_path: Path):
     app.wait(lambda: "note-09999.txt" in visible_ids(app))
     assert app.tid("upload-start").text.replace(",", "") == "Upload 10000"
     app.screenshot("09-upload-10000-files")
+
+    # All of them up, then paged through in the assets view.
+    app.tid("upload-start").click()
+    app.wait(lambda: "10000 uploaded" in app.tid("upload-summary").text.replace(",", ""), 600)
+    assert len(app.assets()) == 10_000
+    app.show("assets")
+    app.wait(lambda: app.tid("assets-total").text.replace(",", "").startswith("10000 assets"))
+    assert app.driver.find_element(By.ID, "assets-page").text == "page 1 of 200"
+    first = [r.get_attribute("data-external-id") for r in app.tids("asset-row")]
+    app.tid("assets-next").click()
+    app.wait(lambda: app.driver.find_element(By.ID, "assets-page").text == "page 2 of 200")
+    second = [r.get_attribute("data-external-id") for r in app.tids("asset-row")]
+    assert len(first) == len(second) == 50 and not set(first) & set(second)
 
 
 @pytest.fixture
@@ -373,3 +416,32 @@ def test_asset_builder_preview_save_and_build(app: App, tmp_path: Path):
         saved = [json.loads(r[0]) for r in db.execute("SELECT body FROM templates")]
     assert [t["name"] for t in saved] == ["people card"]
     assert saved[0]["dataConfig"]["photo"]["type"] == "image"
+
+
+def test_choose_files_with_the_native_dialog(app: App, tmp_path: Path, display: str):
+    picked = tmp_path / "picked.md"
+    picked.write_text("# picked with the dialog\n")
+    env = {**os.environ, "DISPLAY": display}
+    app.tid("pick-files").click()
+    deadline = time.time() + 30
+    wid = ""
+    while not wid:
+        found = subprocess.run(["xdotool", "search", "--onlyvisible", "--name", "Open"], env=env, capture_output=True, text=True)
+        wid = found.stdout.split()[0] if found.stdout.split() else ""
+        if time.time() > deadline:
+            pytest.fail("the file dialog never opened")
+        time.sleep(0.2)
+    # The chooser is mapped before it takes keys: type the path, and again if it was too early.
+    for attempt in range(4):
+        time.sleep(1.0)
+        for args in (["windowfocus", "--sync", wid], ["key", "ctrl+l"], ["type", "--delay", "5", str(picked)], ["key", "Return"]):
+            subprocess.run(["xdotool", *args], env=env, check=False)
+            time.sleep(0.3)
+        try:
+            app.wait_text("file-count", "1 file", timeout=8)
+            break
+        except Exception:  # noqa: BLE001 - retried below
+            if attempt == 3:
+                raise
+    row = all_rows(app)["picked.md"]
+    assert row["kind"] == "markdown" and row["verdict"] == "ok"
