@@ -202,10 +202,21 @@ def test_ten_thousand_files_stay_responsive(app: App, tmp_path: Path):
     assert app.tid("upload-start").text.replace(",", "") == "Upload 10000"
     app.screenshot("09-upload-10000-files")
 
-    # All of them up, then paged through in the assets view.
+    # Start, cancel part-way, then "Retry failed" sends the rest: every file once.
     app.tid("upload-start").click()
-    app.wait(lambda: "10000 uploaded" in app.tid("upload-summary").text.replace(",", ""), 600)
-    assert len(app.assets()) == 10_000
+    app.wait(lambda: re.search(r"· [1-9]\d* of 10000 files", app.tid("overall-text").text.replace(",", "")), 300)
+    app.tid("upload-cancel").click()
+    summary = app.wait_text("upload-summary", "failed", 300).replace(",", "")
+    first = int(re.match(r"(\d+) uploaded", summary).group(1))
+    assert 0 < first < 10_000, summary
+    assert len(app.assets()) == first
+    app.wait(lambda: app.tid("upload-retry").is_displayed())
+    app.tid("upload-retry").click()
+    app.wait(lambda: f"{10_000 - first} uploaded" in app.tid("upload-summary").text.replace(",", ""), 600)
+    names = [a["external_id"] for a in app.assets()]
+    assert len(names) == len(set(names)) == 10_000
+
+    # Paged through in the assets view.
     app.show("assets")
     app.wait(lambda: app.tid("assets-total").text.replace(",", "").startswith("10000 assets"))
     assert app.driver.find_element(By.ID, "assets-page").text == "page 1 of 200"
@@ -403,6 +414,12 @@ def test_asset_builder_preview_save_and_build(app: App, tmp_path: Path):
     app.set_value("builder-template-name", "people card")
     app.tid("builder-save-template").click()
     app.wait(lambda: "people card" in app.tid("builder-load-template").text)
+
+    # A saved template comes back as it was saved.
+    app.set_value("builder-template", "<p>{{name}}</p>")
+    app.select("builder-load-template", app.driver.execute_script(
+        "return [...arguments[0].options].find(o => o.text === 'people card').value", app.tid("builder-load-template")))
+    app.wait(lambda: app.tid("builder-template").get_attribute("value").startswith("<h3>{{name}}</h3>"))
 
     app.tid("builder-build").click()
     app.wait_text("builder-result", "3 assets from 3 rows")
