@@ -930,3 +930,58 @@ async fn inline_html_is_accepted_with_upload_local() {
     assert_eq!(a["isPreLabeled"], false);
     hub.shutdown().await.expect("shutdown");
 }
+
+#[tokio::test]
+async fn assets_are_found_by_content() {
+    let (_dir, hub, api) = setup(|_| {}).await;
+    let project = new_project(&api).await;
+    let data = upload_bytes(&api, &project, "x.txt", b"abc").await;
+    let (s, _) = api
+        .post(
+            &format!("/v2/project/{project}/cloud"),
+            json!({"assets": [{"data": data, "externalId": "x.txt"}]}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED);
+    let abc = blake3::hash(b"abc").to_hex().to_string();
+    let other = blake3::hash(b"other").to_hex().to_string();
+    let path = format!("/v2/project/{project}/assets/byContent");
+    let (s, v) = api
+        .post(&path, json!({"contentHashes": [other, abc]}))
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let found = v["data"]["assets"].as_array().expect("assets");
+    assert_eq!(found.len(), 1, "{v}");
+    assert_eq!(found[0]["contentHash"], abc.as_str());
+    assert_eq!(found[0]["externalId"], "x.txt");
+
+    // Client mistakes name the field; an unknown project is a 404.
+    let (s, v) = api.post(&path, json!({"contentHashes": ["ABC"]})).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    assert!(fail_message(&v).contains("contentHashes[0]"), "{v}");
+    let (s, _) = api.post(&path, json!({"hashes": [abc]})).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    let many: Vec<String> = (0..10_001).map(|_| abc.clone()).collect();
+    let (s, v) = api.post(&path, json!({"contentHashes": many})).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    assert!(fail_message(&v).contains("at most 10000"), "{v}");
+    let (s, _) = api
+        .post(
+            "/v2/project/000000000000000000000000/assets/byContent",
+            json!({"contentHashes": [abc]}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    // A deleted asset is not there any more.
+    let id = found[0]["_id"].as_str().expect("id");
+    api.http
+        .delete(format!("{}/v2/project/{project}/assets", hub.url))
+        .header("apikey", &hub.api_key)
+        .json(&json!({"assets": [id]}))
+        .send()
+        .await
+        .expect("delete");
+    let (_, v) = api.post(&path, json!({"contentHashes": [abc]})).await;
+    assert_eq!(v["data"]["assets"], json!([]));
+    hub.shutdown().await.expect("shutdown");
+}

@@ -457,3 +457,96 @@ async fn library_upload_reports_events_that_keep_their_invariants() {
         .all(|f| f.error.code == assetdrop::ErrorCode::Cancelled));
     hub.shutdown().await.expect("shutdown");
 }
+
+#[test]
+fn re_uploading_skips_contents_the_project_holds_and_never_duplicates() {
+    let fixtures = generated("make_media_fixtures.sh");
+    let root = tempfile::tempdir().expect("tempdir");
+    let hub = ServeProcess::start(root.path(), "k-dedupe", &[]);
+    let (_, p) = cli_json(&hub, &["project", "create", "Dedupe"]);
+    let project = p["_id"].as_str().expect("project id").to_owned();
+    let good = fixtures.join("good");
+    let good_s = good.to_str().expect("utf8");
+    let n = files_under(&good).len();
+
+    // A folder holding two copies of one file under other names.
+    let extra = tempfile::tempdir().expect("tempdir");
+    std::fs::copy(
+        good.join("photo.jpg"),
+        extra.path().join("copy-of-photo.jpg"),
+    )
+    .expect("copy");
+    std::fs::copy(good.join("photo.jpg"), extra.path().join("again.jpg")).expect("copy");
+    let extra_s = extra.path().to_str().expect("utf8");
+
+    let (code, first) = cli_json(&hub, &["upload", "--project", &project, good_s]);
+    assert_eq!(code, 0, "{first}");
+    assert_eq!(first["uploaded"].as_array().expect("list").len(), n);
+    assert_eq!(all_assets(&hub, &project).len(), n);
+
+    // The same folder again: nothing sent, every file counted as skipped, naming the asset.
+    let (code, again) = cli_json(&hub, &["upload", "--project", &project, good_s]);
+    assert_eq!(code, 0, "{again}");
+    assert_eq!(again["uploaded"].as_array().expect("list").len(), 0);
+    let skipped = again["skipped"].as_array().expect("skipped");
+    assert_eq!(skipped.len(), n, "{again}");
+    assert!(skipped.iter().all(|s| s["reason"]
+        .as_str()
+        .expect("reason")
+        .starts_with("already in the project as ")));
+    assert_eq!(all_assets(&hub, &project).len(), n);
+
+    // Copies under other names: skipped by default, each pointing at the original.
+    let (_, copies) = cli_json(&hub, &["upload", "--project", &project, extra_s]);
+    assert_eq!(
+        copies["skipped"].as_array().expect("list").len(),
+        2,
+        "{copies}"
+    );
+    assert!(copies["skipped"][0]["reason"]
+        .as_str()
+        .expect("reason")
+        .contains("\"photo.jpg\""));
+    // With --allow-duplicates the copies become assets.
+    let (code, allowed) = cli_json(
+        &hub,
+        &[
+            "upload",
+            "--project",
+            &project,
+            "--allow-duplicates",
+            extra_s,
+        ],
+    );
+    assert_eq!(code, 0, "{allowed}");
+    assert_eq!(allowed["uploaded"].as_array().expect("list").len(), 2);
+    assert_eq!(all_assets(&hub, &project).len(), n + 2);
+    // The same files under the same external IDs, even with duplicates allowed, are the assets
+    // made before: the upload ID is derived from project, external ID and content.
+    let (_, same) = cli_json(
+        &hub,
+        &[
+            "upload",
+            "--project",
+            &project,
+            "--allow-duplicates",
+            extra_s,
+        ],
+    );
+    let ids = |v: &Value| -> BTreeSet<String> {
+        v["uploaded"]
+            .as_array()
+            .expect("list")
+            .iter()
+            .map(|u| u["assetId"].as_str().expect("id").to_owned())
+            .collect()
+    };
+    assert_eq!(ids(&same), ids(&allowed));
+    assert_eq!(all_assets(&hub, &project).len(), n + 2);
+
+    // Files of one upload are not compared with each other: both copies go to a new project.
+    let (_, p2) = cli_json(&hub, &["project", "create", "Repeats"]);
+    let project2 = p2["_id"].as_str().expect("project id").to_owned();
+    let (_, rep) = cli_json(&hub, &["upload", "--project", &project2, extra_s]);
+    assert_eq!(rep["uploaded"].as_array().expect("list").len(), 2, "{rep}");
+}

@@ -87,8 +87,9 @@ function rowElement(f, i) {
   verdict.dataset.testid = 'file-verdict';
   const badge = document.createElement('span');
   const failed = f.state === 'failed';
-  badge.className = `badge ${failed ? 'reject' : f.verdict}`;
-  badge.textContent = failed ? 'failed' : f.verdict === 'reject' ? (f.problems?.[0]?.code || 'rejected') : f.verdict === 'checking' ? '…' : f.verdict;
+  const skipped = f.state === 'skipped';
+  badge.className = `badge ${failed ? 'reject' : skipped ? 'warn' : f.verdict}`;
+  badge.textContent = failed ? 'failed' : skipped ? 'skipped' : f.verdict === 'reject' ? (f.problems?.[0]?.code || 'rejected') : f.verdict === 'checking' ? '…' : f.verdict;
   verdict.append(badge, ' ', verdictText(f));
   verdict.title = failed ? f.error : (f.problems || []).map((p) => `${p.code}: ${p.message}`).join('\n');
   const fix = fixFor(f);
@@ -270,6 +271,7 @@ async function start(only) {
     files: chosen.map((f) => ({ path: f.path, externalId: f.externalId, size: f.size })),
     batches: ctx.batch ? [ctx.batch] : [],
     audio: $('audio-policy').value,
+    skipExisting: $('upload-skip-existing').checked,
   };
   try {
     const s = await api.upload(request, onEvent);
@@ -279,7 +281,7 @@ async function start(only) {
     el.textContent = `${s.uploaded.length} uploaded to “${ctx.project.name}”${ctx.batch ? ` (batch ${ctx.batch})` : ''}`
       + (s.rejected.length ? ` · ${s.rejected.length} rejected by validation` : '')
       + (s.failed.length ? ` · ${s.failed.length} failed — press “Retry failed”` : '')
-      + (s.skipped.length ? ` · ${s.skipped.length} skipped` : '');
+      + (s.skipped.length ? ` · ${s.skipped.length} skipped (already in the project)` : '');
     for (const u of s.uploaded) { const i = byPath.get(u.path); if (i !== undefined) files[i].state = 'uploaded'; }
     for (const x of s.failed) {
       const i = byPath.get(x.path);

@@ -268,6 +268,13 @@ pub struct UploadRequest {
     #[serde(default)]
     batches: Vec<String>,
     audio: AudioPolicy,
+    /// Leave out files whose content the project holds already.
+    #[serde(default = "yes")]
+    skip_existing: bool,
+}
+
+fn yes() -> bool {
+    true
 }
 
 /// Uploads files (all of a drop, or the failed ones again) into a project.
@@ -282,6 +289,7 @@ pub async fn upload(
     let mut config = UploadConfig::new(request.project);
     config.batches = request.batches;
     config.audio = request.audio;
+    config.skip_existing = request.skip_existing;
     let plan = upload::Plan {
         files: request.files,
         ..upload::Plan::default()

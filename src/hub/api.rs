@@ -185,6 +185,7 @@ pub(crate) fn router(state: Shared) -> Router {
             "/v2/project/{id}/assets",
             get(list_assets).delete(delete_assets),
         )
+        .route("/v2/project/{id}/assets/byContent", post(assets_by_content))
         .route("/v2/assignBatches", post(assign_batches))
         .route(
             "/v2/project/{id}/assetBuilderTemplates",
@@ -1972,6 +1973,46 @@ async fn list_assets(
         StatusCode::OK,
         json!({"assets": assets, "total": total, "page": page, "limit": limit}),
     )
+}
+
+/// Most content hashes asked about in one request.
+const MAX_HASHES_PER_REQUEST: usize = 10_000;
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct ByContent {
+    content_hashes: Vec<String>,
+}
+
+/// An extension to Ango's API: which of these contents (BLAKE3, hex) the project holds already,
+/// so a client can skip files that are there under any name.
+async fn assets_by_content(
+    AxState(st): AxState<Shared>,
+    UrlPath(project): UrlPath<String>,
+    JsonBody(body): JsonBody<ByContent>,
+) -> ApiResult {
+    if body.content_hashes.len() > MAX_HASHES_PER_REQUEST {
+        return Err(ApiError::bad(format!(
+            "`contentHashes` has {} entries; send at most {MAX_HASHES_PER_REQUEST} per request",
+            body.content_hashes.len()
+        )));
+    }
+    if let Some((i, h)) = body.content_hashes.iter().enumerate().find(|(_, h)| {
+        h.len() != 64
+            || !h
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    }) {
+        return Err(ApiError::bad(format!(
+            "`contentHashes[{i}]` ({h:?}) is not a BLAKE3 hash: 64 lowercase hex digits"
+        )));
+    }
+    let found = blocking(move || st.catalog.assets_by_hash(&project, &body.content_hashes)).await?;
+    let list: Vec<Value> = found
+        .into_iter()
+        .map(|(h, id, ext)| json!({"contentHash": h, "_id": id, "externalId": ext}))
+        .collect();
+    success(StatusCode::OK, json!({"assets": list}))
 }
 
 #[derive(Deserialize)]

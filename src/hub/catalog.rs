@@ -331,6 +331,13 @@ pub trait Catalog: Send + Sync {
     ) -> Result<(Vec<Asset>, u64)>;
     /// Soft-deletes assets; returns how many were live.
     fn delete_assets(&self, project: &str, ids: &[String]) -> Result<u64>;
+    /// The live assets of a project whose content hash is one of `hashes`, as
+    /// `(hash, asset ID, external ID)`, the first asset per hash.
+    fn assets_by_hash(
+        &self,
+        project: &str,
+        hashes: &[String],
+    ) -> Result<Vec<(String, String, String)>>;
     /// Adds batches to assets; returns how many assets were found.
     fn assign_batches(
         &self,
@@ -906,6 +913,29 @@ impl Catalog for SqliteCatalog {
         }
         tx.commit()?;
         Ok(n)
+    }
+
+    fn assets_by_hash(
+        &self,
+        project: &str,
+        hashes: &[String],
+    ) -> Result<Vec<(String, String, String)>> {
+        let conn = self.conn();
+        require_project(&conn, project)?;
+        let mut st = conn.prepare_cached(
+            "SELECT id, external_id FROM assets
+             WHERE project = ?1 AND content_hash = ?2 AND deleted = 0 ORDER BY seq LIMIT 1",
+        )?;
+        let mut out = Vec::new();
+        for h in hashes {
+            if let Some((id, ext)) = st
+                .query_row([project, h.as_str()], |r| Ok((r.get(0)?, r.get(1)?)))
+                .optional()?
+            {
+                out.push((h.clone(), id, ext));
+            }
+        }
+        Ok(out)
     }
 
     fn assign_batches(

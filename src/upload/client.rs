@@ -3,6 +3,7 @@
 //! `Retry-After`), with exponential backoff and full jitter. Keys and signed URLs never appear in
 //! errors or logs.
 
+use std::collections::HashMap;
 use std::path::Path;
 use std::time::Duration;
 
@@ -366,6 +367,40 @@ impl HubClient {
             )
             .await?;
         Self::field(&data, "project", "create batch")
+    }
+
+    /// Which of these contents (BLAKE3 hex) the project holds already: hash → (asset ID,
+    /// external ID). Asks in requests of at most 10,000 hashes.
+    pub async fn assets_by_content(
+        &self,
+        project: &str,
+        hashes: &[String],
+    ) -> Result<HashMap<String, (String, String)>, Error> {
+        #[derive(Deserialize)]
+        #[serde(rename_all = "camelCase")]
+        struct Found {
+            content_hash: String,
+            #[serde(rename = "_id")]
+            id: String,
+            external_id: String,
+        }
+        let mut out = HashMap::new();
+        for chunk in hashes.chunks(10_000) {
+            let data = self
+                .call(
+                    Method::POST,
+                    &format!("/v2/project/{}/assets/byContent", enc(project)),
+                    Some(&json!({"contentHashes": chunk})),
+                )
+                .await?;
+            let found: Vec<Found> = Self::field(&data, "assets", "find assets by content")?;
+            out.extend(
+                found
+                    .into_iter()
+                    .map(|f| (f.content_hash, (f.id, f.external_id))),
+            );
+        }
+        Ok(out)
     }
 
     /// Saves an asset-builder template (the Ango template object) on a project; returns it with

@@ -42,10 +42,13 @@ pub struct UploadConfig {
     pub priority: i64,
     /// Assets registered per request.
     pub register_chunk: usize,
+    /// Leave out files whose content the project holds already (under any name).
+    pub skip_existing: bool,
 }
 
 impl UploadConfig {
-    /// Defaults: no batches, audio `reject`, 8 at once, priority 0, 500 per registration.
+    /// Defaults: no batches, audio `reject`, 8 at once, priority 0, 500 per registration, files
+    /// already in the project skipped.
     pub fn new(project: impl Into<String>) -> Self {
         Self {
             project: project.into(),
@@ -55,6 +58,7 @@ impl UploadConfig {
             concurrency: 8,
             priority: 0,
             register_chunk: 500,
+            skip_existing: true,
         }
     }
 }
@@ -377,6 +381,8 @@ fn metadata_of(report: &Report) -> Option<Value> {
 struct Ready {
     file: PlannedFile,
     report: Report,
+    /// BLAKE3 of the file's bytes (hex), when they could be read.
+    hash: Option<String>,
 }
 
 /// One uploaded blob waiting to be registered.
@@ -395,6 +401,46 @@ struct Run<'a> {
 }
 
 impl Run<'_> {
+    fn skip(&self, path: PathBuf, reason: String) {
+        self.sink.send(UploadEvent::Skipped {
+            path: path.clone(),
+            reason: reason.clone(),
+        });
+        self.lock().skipped.push(Skipped { path, reason });
+    }
+
+    /// Leaves out (as skipped) the files whose content the project holds already. Files of one
+    /// upload are not compared with each other: the same picture in two dropped folders is two
+    /// assets, as the user asked. Asking the hub is best effort: a hub without the lookup (or a
+    /// failed lookup) only means nothing is skipped for being there already.
+    async fn drop_known(&self, batch: Vec<Ready>) -> Vec<Ready> {
+        if !self.config.skip_existing {
+            return batch;
+        }
+        let hashes: Vec<String> = batch.iter().filter_map(|r| r.hash.clone()).collect();
+        let known = self
+            .client
+            .assets_by_content(&self.config.project, &hashes)
+            .await
+            .unwrap_or_default();
+        let mut keep = Vec::with_capacity(batch.len());
+        for ready in batch {
+            let Some(h) = ready.hash.clone() else {
+                keep.push(ready);
+                continue;
+            };
+            if let Some((_, ext)) = known.get(&h) {
+                self.skip(
+                    ready.file.path,
+                    format!("already in the project as {ext:?} (same content)"),
+                );
+                continue;
+            }
+            keep.push(ready);
+        }
+        keep
+    }
+
     fn fail(&self, path: PathBuf, error: &Error) {
         let info = ErrorInfo::from(error);
         self.sink.send(UploadEvent::Failed {
@@ -412,7 +458,7 @@ impl Run<'_> {
 
     /// Converts if asked, reserves, streams the bytes; returns the asset to register.
     async fn send(&self, ready: Ready, cancel: &CancellationToken) -> Result<Pending, Error> {
-        let Ready { file, report } = ready;
+        let Ready { file, report, hash } = ready;
         let _tmp; // keeps a converted WAV alive until it is uploaded
         let (source, ext) = if report.convert_to_wav {
             let dir = tempfile::tempdir().map_err(|e| {
@@ -446,8 +492,20 @@ impl Run<'_> {
                 )
             })?
             .len();
-        let id = hex::encode(rand::random::<[u8; 16]>());
-        let name = ext.map_or_else(|| id.clone(), |e| format!("{id}.{e}"));
+        // The blob's name is new each time (a name is reserved once); the upload ID is derived
+        // from the project, external ID and content, so registering the same file again — a
+        // re-run after a crash, a retry — returns the asset made the first time.
+        let blob = hex::encode(rand::random::<[u8; 16]>());
+        let id = match &hash {
+            Some(h) => derived_upload_id(
+                "file",
+                &self.config.project,
+                0,
+                &json!({"externalId": file.external_id, "contentHash": h}),
+            ),
+            None => blob.clone(),
+        };
+        let name = ext.map_or_else(|| blob.clone(), |e| format!("{blob}.{e}"));
         let url = self.client.upload_url(&self.config.project, &name).await?;
         self.sink.send(UploadEvent::Started {
             path: file.path.clone(),
@@ -660,7 +718,14 @@ pub async fn upload_plan(
         let cfg = probe_config.clone();
         async move {
             let p = file.path.clone();
-            let report = tokio::task::spawn_blocking(move || media::probe_with(&p, &cfg)).await;
+            let report = tokio::task::spawn_blocking(move || {
+                let report = media::probe_with(&p, &cfg);
+                let hash = (report.verdict != Verdict::Reject)
+                    .then(|| content_hash(&p))
+                    .flatten();
+                (report, hash)
+            })
+            .await;
             (file, report)
         }
     }))
@@ -670,8 +735,8 @@ pub async fn upload_plan(
     let chunk = config.register_chunk.clamp(1, 5000);
     let run_ref = &run;
     let uploads = probes
-        .filter_map(|(file, report)| async move {
-            let report = match report {
+        .filter_map(|(file, probed)| async move {
+            let (report, hash) = match probed {
                 Ok(r) => r,
                 Err(e) => {
                     run_ref.fail(
@@ -697,8 +762,12 @@ pub async fn upload_plan(
                 });
                 return None;
             }
-            Some(Ready { file, report })
+            Some(Ready { file, report, hash })
         })
+        // Ask the hub about contents a few hundred files at a time.
+        .ready_chunks(256)
+        .then(|batch| run_ref.drop_known(batch))
+        .flat_map(futures::stream::iter)
         .map(|ready| async move {
             let path = ready.file.path.clone();
             if cancel.is_cancelled() {
@@ -772,6 +841,13 @@ pub async fn validate(
         n += 1;
     }
     Ok(n)
+}
+
+/// BLAKE3 of a file's bytes (hex), read in 1 MiB chunks; `None` when it cannot be read.
+fn content_hash(path: &Path) -> Option<String> {
+    let mut h = blake3::Hasher::new();
+    h.update_reader(std::fs::File::open(path).ok()?).ok()?;
+    Some(h.finalize().to_hex().to_string())
 }
 
 /// An upload ID derived from what is registered: what made it (`build`, `cloud`), the project,

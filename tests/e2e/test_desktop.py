@@ -462,3 +462,31 @@ def test_choose_files_with_the_native_dialog(app: App, tmp_path: Path, display: 
                 raise
     row = all_rows(app)["picked.md"]
     assert row["kind"] == "markdown" and row["verdict"] == "ok"
+
+
+def test_dropping_the_same_files_again_skips_them(app: App, tmp_path: Path):
+    files = []
+    for i in range(3):
+        f = tmp_path / f"page-{i}.md"
+        f.write_text(f"# page {i}\n")
+        files.append(f)
+    app.emit_drop(files)
+    app.wait(lambda: app.tid("upload-start").is_enabled())
+    app.tid("upload-start").click()
+    app.wait_text("upload-summary", "3 uploaded")
+    app.tid("upload-clear").click()
+
+    # The same three (one renamed) and a new one: only the new one is sent.
+    renamed = tmp_path / "renamed.md"
+    renamed.write_text("# page 0\n")
+    new = tmp_path / "new.md"
+    new.write_text("# new\n")
+    app.emit_drop([*files[1:], renamed, new])
+    app.wait(lambda: app.tid("upload-start").is_enabled())
+    app.tid("upload-start").click()
+    summary = app.wait_text("upload-summary", "1 uploaded")
+    assert "3 skipped (already in the project)" in summary, summary
+    rows = all_rows(app)
+    assert rows["renamed.md"]["state"] == "skipped"
+    assert 'already in the project as "page-0.md"' in rows["renamed.md"]["text"]
+    assert sorted(a["external_id"] for a in app.assets()) == ["new.md", "page-0.md", "page-1.md", "page-2.md"]

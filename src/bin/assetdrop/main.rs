@@ -195,6 +195,10 @@ struct UploadArgs {
     /// Task priority, -1000..1000.
     #[arg(long, default_value_t = 0, allow_hyphen_values = true, value_parser = clap::value_parser!(i64).range(-1000..=1000))]
     priority: i64,
+    /// Upload files even when the project holds their content already (by default they are
+    /// skipped). The same file under the same external ID still becomes one asset.
+    #[arg(long)]
+    allow_duplicates: bool,
     /// Files and folders (folders are walked recursively).
     #[arg(required = true)]
     paths: Vec<PathBuf>,
@@ -484,6 +488,7 @@ async fn upload_cmd(target: &Target, a: UploadArgs, json_out: bool) -> anyhow::R
         audio: a.audio.into(),
         concurrency: usize::from(a.concurrency),
         priority: a.priority,
+        skip_existing: !a.allow_duplicates,
         ..UploadConfig::new(project.clone())
     };
     let cancel = CancellationToken::new();

@@ -93,8 +93,12 @@ pub fn upload_summary(s: &UploadSummary, project: &str) -> String {
     );
     if !s.skipped.is_empty() {
         let _ = writeln!(out, "{} skipped:", plural(s.skipped.len(), "path"));
-        for k in &s.skipped {
+        // A re-run of a big folder skips everything: name a few, count the rest.
+        for k in s.skipped.iter().take(20) {
             let _ = writeln!(out, "  {}: {}", k.path.display(), k.reason);
+        }
+        if s.skipped.len() > 20 {
+            let _ = writeln!(out, "  ... and {} more", s.skipped.len() - 20);
         }
     }
     if !s.rejected.is_empty() {
