@@ -43,6 +43,9 @@ export function upload(request, onEvent) {
 }
 
 export const cancel = (job) => invoke('cancel', { job });
+/** The upload the app was doing when it last stopped without finishing, or null. */
+export const interruptedUpload = () => invoke('interrupted_upload');
+export const discardInterrupted = () => invoke('discard_interrupted');
 
 /** Checks (request.dryRun) or imports a cloud-import list. */
 export function cloudImport(request, onEvent) {

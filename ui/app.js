@@ -39,6 +39,10 @@ export const ctx = {
     }
   },
   async reloadProjects(selectId) { await loadProjects(selectId); },
+  setBatch(name) {
+    ctx.batch = (ctx.project?.batches ?? []).some((b) => b.name === name) ? name : '';
+    $('batch-select').value = ctx.batch;
+  },
   async refreshProject() {
     if (!ctx.project) return;
     ctx.project = await api.project(ctx.project._id);

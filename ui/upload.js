@@ -299,6 +299,51 @@ async function start(only) {
   }
 }
 
+/** Offers to resume the upload an earlier run of the app did not finish. */
+async function offerResume() {
+  const j = await api.interruptedUpload().catch((e) => { ctx.showError(api.messageOf(e)); return null; });
+  const card = $('resume-card');
+  card.classList.toggle('hidden', !j);
+  if (!j) return;
+  const when = new Date(j.started);
+  $('resume-text').textContent = `An upload of ${j.files.length.toLocaleString()} file${j.files.length === 1 ? '' : 's'} did not finish (started ${Number.isNaN(when.getTime()) ? j.started : when.toLocaleString()}). Files already in the project are skipped, nothing is uploaded twice.`;
+  $('resume-upload').onclick = () => resume(j);
+  $('resume-discard').onclick = async () => { await ctx.guard(api.discardInterrupted); card.classList.add('hidden'); };
+}
+
+async function resume(j) {
+  $('resume-card').classList.add('hidden');
+  if (running) return;
+  await ctx.guard(() => ctx.reloadProjects(j.project));
+  if (ctx.project?._id !== j.project) {
+    ctx.showError('The project of the interrupted upload no longer exists on this hub.');
+    return;
+  }
+  ctx.setBatch(j.batches[0] ?? '');
+  $('audio-policy').value = j.audio;
+  $('upload-skip-existing').checked = j.skipExisting;
+  files = []; byPath = new Map();
+  const ids = new Map(j.files.map((f) => [f.path, f.externalId]));
+  validating += 1;
+  renderCounts();
+  try {
+    const added = await api.addFiles(api.newJob('add'), [...ids.keys()], j.audio, (rows) => addRows(rows.map((r) => ({ ...r, externalId: ids.get(r.path) ?? r.externalId }))));
+    if (added.failed.length) ctx.showInfo(added.failed.map((f) => `${f.path}: ${f.error.message}`).join('\n'));
+  } catch (e) {
+    ctx.showError(api.messageOf(e));
+    return;
+  } finally {
+    validating -= 1;
+    paint();
+  }
+  // Verdicts may still be arriving over the channel after the command returns.
+  await new Promise((done) => {
+    const tick = () => (files.some((f) => f.state === 'checking') ? setTimeout(tick, 50) : done());
+    tick();
+  });
+  await start(sendableFile);
+}
+
 export function init(c) {
   ctx = c;
   $('file-list').addEventListener('scroll', paint);
@@ -321,4 +366,5 @@ export function init(c) {
 }
 
 export function onDrop(paths) { add(paths); }
+export function onConnected() { offerResume(); }
 export function onShow() { paint(); }

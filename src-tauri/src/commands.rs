@@ -13,7 +13,7 @@ use assetdrop::cloud::{
 };
 use assetdrop::media::{AudioPolicy, ProbeConfig};
 use assetdrop::upload::{
-    self, BatchInfo, PlannedFile, ProjectInfo, StorageInfo, UploadConfig, UploadEvent,
+    self, BatchInfo, Journal, PlannedFile, ProjectInfo, StorageInfo, UploadConfig, UploadEvent,
     UploadSummary,
 };
 use assetdrop::ErrorCode;
@@ -286,6 +286,18 @@ pub async fn upload(
     events: Channel<UploadEvent>,
 ) -> Result<UploadSummary> {
     let job = desk.jobs.start(&request.job);
+    // Written before anything is sent, removed when the upload ends: if the app dies in
+    // between, the next start offers to resume.
+    let journal_path = desk.folders.journal();
+    Journal {
+        project: request.project.clone(),
+        batches: request.batches.clone(),
+        audio: request.audio,
+        skip_existing: request.skip_existing,
+        files: request.files.clone(),
+        started: Journal::now(),
+    }
+    .save(&journal_path)?;
     let mut config = UploadConfig::new(request.project);
     config.batches = request.batches;
     config.audio = request.audio;
@@ -300,6 +312,7 @@ pub async fn upload(
         upload::upload_plan(&client, plan, &config, &ChannelSink(events), &cancel).await
     })
     .await?;
+    Journal::remove(&journal_path)?;
     notify(
         &app,
         started,
@@ -312,6 +325,18 @@ pub async fn upload(
         ),
     );
     Ok(summary)
+}
+
+/// The upload the app was doing when it last stopped without finishing, if any.
+#[tauri::command]
+pub async fn interrupted_upload(desk: State<'_, Desk>) -> Result<Option<Journal>> {
+    Ok(Journal::load(&desk.folders.journal())?)
+}
+
+/// Forgets an interrupted upload.
+#[tauri::command]
+pub async fn discard_interrupted(desk: State<'_, Desk>) -> Result<()> {
+    Ok(Journal::remove(&desk.folders.journal())?)
 }
 
 /// Cancels a running job.

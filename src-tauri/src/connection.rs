@@ -89,6 +89,11 @@ impl Folders {
         })
     }
 
+    /// The journal of the upload in progress.
+    pub fn journal(&self) -> PathBuf {
+        self.config.join("upload-journal.json")
+    }
+
     fn settings_file(&self) -> PathBuf {
         self.config.join("settings.json")
     }

@@ -150,6 +150,8 @@ fn try_run() -> anyhow::Result<()> {
             commands::add_files,
             commands::upload,
             commands::cancel,
+            commands::interrupted_upload,
+            commands::discard_interrupted,
             commands::cloud_import,
             commands::open_table,
             commands::preview,

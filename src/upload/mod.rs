@@ -4,6 +4,7 @@
 //! [`UploadSummary`], never the end of the batch.
 
 mod client;
+mod journal;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -11,6 +12,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use futures::StreamExt;
+pub use journal::Journal;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 pub use tokio_util::sync::CancellationToken;

@@ -8,6 +8,7 @@ import http.server
 import json
 import os
 import re
+import sqlite3
 import stat
 import subprocess
 import threading
@@ -306,7 +307,6 @@ def test_remote_hub_failure_then_retry(app: App, remote_hub, tmp_path: Path):
     remote_hub["start"](1 << 20)
     app.tid("upload-retry").click()
     app.wait_text("upload-summary", "1 uploaded")
-    import sqlite3
 
     db = sqlite3.connect(f"file:{remote_hub['root'] / 'catalog.sqlite'}?mode=ro", uri=True)
     names = sorted(r[0] for r in db.execute("SELECT external_id FROM assets WHERE deleted = 0"))
@@ -490,3 +490,61 @@ def test_dropping_the_same_files_again_skips_them(app: App, tmp_path: Path):
     assert rows["renamed.md"]["state"] == "skipped"
     assert 'already in the project as "page-0.md"' in rows["renamed.md"]["text"]
     assert sorted(a["external_id"] for a in app.assets()) == ["new.md", "page-0.md", "page-1.md", "page-2.md"]
+
+
+def app_pids(root: Path) -> list[int]:
+    """The app processes running on this data folder."""
+    pids = []
+    for p in Path("/proc").iterdir():
+        if not p.name.isdigit():
+            continue
+        try:
+            if Path(os.readlink(p / "exe")).name != "assetdrop-desktop":
+                continue
+            if f"ASSETDROP_ROOT={root}".encode() in (p / "environ").read_bytes().split(b"\0"):
+                pids.append(int(p.name))
+        except OSError:
+            continue
+    return pids
+
+
+def test_an_upload_killed_midway_is_offered_again_and_ends_with_every_file_once(display, tmp_path: Path):
+    folder = tmp_path / "batch"
+    folder.mkdir()
+    n = 3000
+    for i in range(n):
+        (folder / f"item-{i:04}.txt").write_text(f"item {i}\n")
+    root, config = tmp_path / "root", tmp_path / "config"
+    first = App(display, root, config)
+    try:
+        first.emit_drop([folder])
+        first.wait(lambda: first.tid("upload-start").is_enabled(), 120)
+        first.tid("upload-start").click()
+        first.wait(lambda: re.search(r"· [1-9]\d* of 3000 files", first.tid("overall-text").text.replace(",", "")), 120)
+        # The app (and the hub inside it) dies mid-upload.
+        pids = app_pids(root)
+        assert pids, "the app process was not found"
+        for pid in pids:
+            os.kill(pid, 9)
+    finally:
+        first.close()
+    assert (config / "upload-journal.json").exists()
+    with sqlite3.connect(f"file:{root / 'catalog.sqlite'}?mode=ro", uri=True) as db:
+        before = db.execute("SELECT count(*) FROM assets WHERE deleted = 0").fetchone()[0]
+    assert before < n
+
+    second = App(display, root, config)
+    try:
+        second.wait(lambda: second.tid("resume-card").is_displayed(), 30)
+        assert "3000 files did not finish" in second.tid("resume-card").text.replace(",", "")
+        second.screenshot("11-resume-offer")
+        second.tid("resume-upload").click()
+        summary = second.wait_text("upload-summary", "uploaded", 600).replace(",", "")
+        assert f"{n - before} uploaded" in summary, (summary, before)
+        if before:
+            assert f"{before} skipped (already in the project)" in summary, summary
+        names = [a["external_id"] for a in second.assets()]
+        assert len(names) == len(set(names)) == n
+        assert not (config / "upload-journal.json").exists()
+    finally:
+        second.close()
