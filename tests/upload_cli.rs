@@ -550,3 +550,117 @@ fn re_uploading_skips_contents_the_project_holds_and_never_duplicates() {
     let (_, rep) = cli_json(&hub, &["upload", "--project", &project2, extra_s]);
     assert_eq!(rep["uploaded"].as_array().expect("list").len(), 2, "{rep}");
 }
+
+#[test]
+fn ten_kills_of_the_client_then_a_rerun_end_with_every_file_once() {
+    let root = tempfile::tempdir().expect("tempdir");
+    let hub = ServeProcess::start(root.path(), "k-kill", &[]);
+    let (_, p) = cli_json(&hub, &["project", "create", "Killed"]);
+    let project = p["_id"].as_str().expect("project id").to_owned();
+    let data = tempfile::tempdir().expect("tempdir");
+    // More files than one registration request holds (500), so a kill can land between two.
+    let n = 1200;
+    for i in 0..n {
+        let body: Vec<u8> = format!("file {i}\n")
+            .bytes()
+            .cycle()
+            .take(4 * 1024)
+            .collect();
+        std::fs::write(data.path().join(format!("f{i:04}.txt")), body).expect("write");
+    }
+    let folder = data.path().to_str().expect("utf8");
+    let run = || {
+        Command::new(bin())
+            .args([
+                "--hub",
+                &hub.url,
+                "--api-key",
+                &hub.key,
+                "--json",
+                "upload",
+                "--project",
+                &project,
+                folder,
+            ])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("spawn")
+    };
+    let registered = || -> usize {
+        let db = rusqlite::Connection::open_with_flags(
+            root.path().join("catalog.sqlite"),
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+        )
+        .expect("catalog");
+        db.query_row("SELECT count(*) FROM assets WHERE deleted = 0", [], |r| {
+            r.get::<_, i64>(0)
+        })
+        .expect("count") as usize
+    };
+    let mut moments = Vec::new();
+    for round in 0..10 {
+        let mut child = run();
+        if round == 4 {
+            // One kill right after a registration request went through, mid-run.
+            let start = registered();
+            let t = std::time::Instant::now();
+            while registered() == start && t.elapsed() < std::time::Duration::from_secs(60) {
+                if child.try_wait().expect("try_wait").is_some() {
+                    break;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(5));
+            }
+            moments.push(t.elapsed().as_millis() as u64);
+        } else {
+            let ms = rand::random_range(30..2500u64);
+            moments.push(ms);
+            std::thread::sleep(std::time::Duration::from_millis(ms));
+        }
+        child.kill().expect("SIGKILL"); // SIGKILL on Unix: no clean-up runs
+        child.wait().expect("wait");
+    }
+    let before = registered();
+    eprintln!("killed at {moments:?} ms; {before} of {n} registered before the last run");
+    assert!(
+        before < n,
+        "every run finished before its kill: {moments:?}"
+    );
+    let (code, last) = cli_json(&hub, &["upload", "--project", &project, folder]);
+    assert_eq!(code, 0, "killed at {moments:?} ms: {last}");
+    let db = rusqlite::Connection::open_with_flags(
+        root.path().join("catalog.sqlite"),
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+    )
+    .expect("catalog");
+    let mut st = db
+        .prepare("SELECT external_id, blob_key FROM assets WHERE deleted = 0")
+        .expect("query");
+    let assets: Vec<(String, String)> = st
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .expect("rows")
+        .collect::<Result<_, _>>()
+        .expect("rows");
+    let ids: BTreeSet<&str> = assets.iter().map(|(e, _)| e.as_str()).collect();
+    assert_eq!(assets.len(), n, "killed at {moments:?} ms");
+    assert_eq!(
+        ids.len(),
+        n,
+        "an external ID twice; killed at {moments:?} ms"
+    );
+    // What the last run did plus what was there: every file exactly once, bytes intact.
+    let sent = last["uploaded"].as_array().expect("list").len();
+    let skipped = last["skipped"].as_array().expect("list").len();
+    assert_eq!(sent + skipped, n, "{last}");
+    assert_eq!(
+        skipped, before,
+        "the last run skips exactly what was registered"
+    );
+    for (ext, key) in &assets {
+        assert_eq!(
+            std::fs::read(root.path().join(key)).expect("blob"),
+            std::fs::read(data.path().join(ext)).expect("source"),
+            "{ext}"
+        );
+    }
+}
