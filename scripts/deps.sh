@@ -12,6 +12,12 @@ for pair in cc:build-essential pkg-config:pkg-config lame:lame ffmpeg:ffmpeg sox
   cmd=${pair%%:*}; pkg=${pair#*:}
   command -v "$cmd" >/dev/null 2>&1 || need+=("$pkg")
 done
+# The desktop app: WebKitGTK and friends to build it (Tauri's Linux prerequisites); Xvfb,
+# WebKitWebDriver, xdotool and GTK for Python to drive it in a real window in the tests.
+for pkg in libwebkit2gtk-4.1-dev libssl-dev libxdo-dev libayatana-appindicator3-dev librsvg2-dev \
+           xvfb xauth webkit2gtk-driver xdotool python3-gi; do
+  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need+=("$pkg")
+done
 if [ ${#need[@]} -gt 0 ]; then
   SUDO=""
   [ "$(id -u)" -ne 0 ] && SUDO="sudo"
@@ -19,22 +25,6 @@ if [ ${#need[@]} -gt 0 ]; then
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends \
     -o DPkg::Lock::Timeout=600 "${need[@]}" >/dev/null
-fi
-# The desktop app: WebKitGTK and friends to build it (Tauri's Linux prerequisites); Xvfb,
-# WebKitWebDriver, xdotool and GTK for Python to drive it in a real window in the tests.
-desktop=(libwebkit2gtk-4.1-dev libssl-dev libxdo-dev libayatana-appindicator3-dev librsvg2-dev
-         xvfb xauth webkit2gtk-driver xdotool python3-gi)
-missing=()
-for pkg in "${desktop[@]}"; do
-  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
-done
-if [ ${#missing[@]} -gt 0 ]; then
-  SUDO=""
-  [ "$(id -u)" -ne 0 ] && SUDO="sudo"
-  echo "installing: ${missing[*]}" >&2
-  $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends \
-    -o DPkg::Lock::Timeout=600 "${missing[@]}" >/dev/null
 fi
 if ! python3 -m pip --version >/dev/null 2>&1 || ! python3 -c 'import venv, ensurepip' >/dev/null 2>&1; then
   SUDO=""

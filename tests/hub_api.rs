@@ -985,3 +985,59 @@ async fn assets_are_found_by_content() {
     assert_eq!(v["data"]["assets"], json!([]));
     hub.shutdown().await.expect("shutdown");
 }
+
+#[tokio::test]
+async fn start_up_cleaning_removes_partial_blobs_and_abandoned_uploads_only() {
+    let (dir, hub, api) = setup(|_| {}).await;
+    let project = new_project(&api).await;
+    // '#' is reserved for parts being written.
+    let (s, v) = api
+        .get(&format!(
+            "/v2/getUploadUrl?name=a%231.png&project={project}&type=assets"
+        ))
+        .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    assert!(fail_message(&v).contains("'#'"), "{v}");
+
+    let kept = upload_bytes(&api, &project, "kept.txt", b"registered").await;
+    let (s, _) = api
+        .post(
+            &format!("/v2/project/{project}/cloud"),
+            json!({"assets": [{"data": kept, "externalId": "kept.txt"}]}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED);
+    let orphan = upload_bytes(&api, &project, "orphan.txt", b"never registered").await;
+    let (s, _) = api
+        .get(&format!(
+            "/v2/getUploadUrl?name=never-sent.txt&project={project}&type=assets"
+        ))
+        .await;
+    assert_eq!(s, StatusCode::CREATED);
+    let folder = dir.path().join("uploaded-data").join(&project);
+    std::fs::write(folder.join("half.bin#3"), b"part of an upload a crash cut").expect("write");
+    let first_url = hub.url.clone();
+    hub.shutdown().await.expect("shutdown");
+
+    // A restart with the default grace period: recent uploads may still be registered.
+    let mut c = HubConfig::new(dir.path());
+    c.api_key = Some("test-key".into());
+    let again = in_process(c).await;
+    assert_eq!(again.cleaned.partial_files, 1);
+    assert_eq!(again.cleaned.abandoned_uploads, 0);
+    assert!(!folder.join("half.bin#3").exists());
+    assert!(blob_file(dir.path(), &first_url, &orphan).exists());
+    again.shutdown().await.expect("shutdown");
+
+    // With no grace period, unregistered uploads go, with their blobs; registered ones stay.
+    let mut c = HubConfig::new(dir.path());
+    c.api_key = Some("test-key".into());
+    c.abandoned_after_secs = 0;
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    let last = in_process(c).await;
+    assert_eq!(last.cleaned.abandoned_uploads, 2, "{:?}", last.cleaned);
+    assert!(!blob_file(dir.path(), &first_url, &orphan).exists());
+    let kept_file = blob_file(dir.path(), &first_url, &kept);
+    assert_eq!(std::fs::read(kept_file).expect("kept blob"), b"registered");
+    last.shutdown().await.expect("shutdown");
+}

@@ -92,12 +92,13 @@ function rowElement(f, i) {
   badge.textContent = failed ? 'failed' : skipped ? 'skipped' : f.verdict === 'reject' ? (f.problems?.[0]?.code || 'rejected') : f.verdict === 'checking' ? '…' : f.verdict;
   verdict.append(badge, ' ', verdictText(f));
   verdict.title = failed ? f.error : (f.problems || []).map((p) => `${p.code}: ${p.message}`).join('\n');
-  const fix = fixFor(f);
-  if (fix) verdict.append(' ', fix);
   const state = document.createElement('div');
   state.className = 'state';
   state.dataset.testid = 'file-state';
   state.textContent = stateText(f);
+  // The fix sits beside the state, not in the (clamped) reason, so it is always visible.
+  const fix = fixFor(f);
+  if (fix) state.append(document.createElement('br'), fix);
   if (f.state === 'uploading') {
     const mini = document.createElement('div');
     mini.className = 'mini';
@@ -125,6 +126,17 @@ function fixFor(f) {
   return null;
 }
 
+/** What a row shows; a row is rebuilt only when this changes, so a button under the pointer
+ * stays the same element while progress ticks elsewhere (a click is never lost to a repaint). */
+function signature(f) {
+  return [f.path, f.externalId, f.state, f.verdict, f.kind, f.thumb, f.error, f.convert,
+    f.problems?.length, f.state === 'uploading' ? Math.floor((100 * (f.sent || 0)) / Math.max(f.total || 1, 1)) : '',
+    running ? 1 : 0].join('|');
+}
+
+/** The rows on screen: index → {sig, el}. */
+let mounted = new Map();
+
 let paintQueued = false;
 function paint() {
   if (paintQueued) return;
@@ -135,9 +147,21 @@ function paint() {
     $('file-spacer').style.height = `${files.length * ROW}px`;
     const first = Math.max(0, Math.floor(list.scrollTop / ROW) - 5);
     const last = Math.min(files.length, Math.ceil((list.scrollTop + list.clientHeight) / ROW) + 5);
-    const rows = [];
-    for (let i = first; i < last; i += 1) rows.push(rowElement(files[i], i));
-    list.replaceChildren($('file-spacer'), ...rows);
+    const next = new Map();
+    for (let i = first; i < last; i += 1) {
+      const sig = signature(files[i]);
+      const had = mounted.get(i);
+      if (had && had.sig === sig) {
+        next.set(i, had);
+        mounted.delete(i);
+      } else {
+        const el = rowElement(files[i], i);
+        if (had) { had.el.replaceWith(el); mounted.delete(i); } else list.append(el);
+        next.set(i, { sig, el });
+      }
+    }
+    for (const { el } of mounted.values()) el.remove();
+    mounted = next;
     renderCounts();
   });
 }
@@ -217,10 +241,9 @@ async function setPolicy(policy) {
   }
 }
 
-function overall() {
-  const r = running;
+function overall(r) {
   const pct = r.total ? (100 * r.sent) / r.total : 0;
-  $('overall-fill').style.width = `${pct}%`;
+  $('overall-fill').style.width = `${Math.min(pct, 100)}%`;
   const now = performance.now();
   r.samples.push([now, r.sent]);
   while (r.samples.length > 2 && now - r.samples[0][0] > 3000) r.samples.shift();
@@ -230,28 +253,32 @@ function overall() {
   $('overall-text').textContent = `${size(r.sent)} of ${size(r.total)} · ${size(speed)}/s · ${r.done} of ${r.count} files · ${pct >= 100 ? 'registering…' : `about ${duration(eta)} left`}`;
 }
 
-function onEvent(e) {
-  const i = byPath.get(e.path);
-  const f = i === undefined ? null : files[i];
-  switch (e.event) {
-    case 'started':
-      // A converted file is sent at its new size.
-      if (f) { running.total += e.bytes - f.size; f.state = 'uploading'; f.sent = 0; f.total = e.bytes; }
-      break;
-    case 'progress':
-      if (f) { f.sent = e.sent; f.total = e.total; }
-      running.sent = Math.max(running.sent, e.overallSent);
-      overall();
-      break;
-    case 'uploaded': if (f) { f.state = 'uploaded'; f.assetId = e.assetId; running.done += 1; } break;
-    case 'failed': if (f) { f.state = 'failed'; f.error = e.error.message; } running.done += 1; break;
-    case 'rejected': if (f) { f.state = 'rejected'; f.verdict = 'reject'; f.problems = e.problems; } running.done += 1; break;
-    case 'skipped': if (f) { f.state = 'skipped'; f.error = e.reason; } running.done += 1; break;
-    case 'finished': running.sent = e.bytes; break;
-    default: break;
-  }
-  if (e.event !== 'progress') overall();
-  paint();
+/** The events of run `r`. Channel messages can trail the command's answer: once the run has
+ * ended, its summary is the truth and late events are ignored. */
+function eventsOf(r) {
+  return (e) => {
+    if (r.finished) return;
+    const i = byPath.get(e.path);
+    const f = i === undefined ? null : files[i];
+    switch (e.event) {
+      case 'started':
+        // A converted file is sent at its new size.
+        if (f) { r.total += e.bytes - f.size; f.state = 'uploading'; f.sent = 0; f.total = e.bytes; }
+        break;
+      case 'progress':
+        if (f) { f.sent = e.sent; f.total = e.total; }
+        r.sent = Math.max(r.sent, e.overallSent);
+        break;
+      case 'uploaded': if (f) { f.state = 'uploaded'; f.assetId = e.assetId; } r.done += 1; break;
+      case 'failed': if (f) { f.state = 'failed'; f.error = e.error.message; } r.done += 1; break;
+      case 'rejected': if (f) { f.state = 'rejected'; f.verdict = 'reject'; f.problems = e.problems; } r.done += 1; break;
+      case 'skipped': if (f) { f.state = 'skipped'; f.error = e.reason; } r.done += 1; break;
+      case 'finished': r.sent = e.bytes; break;
+      default: break;
+    }
+    overall(r);
+    paint();
+  };
 }
 
 async function start(only) {
@@ -263,7 +290,8 @@ async function start(only) {
   chosen.forEach((f) => { f.state = 'ready'; f.error = undefined; });
   $('overall').classList.remove('hidden');
   $('upload-summary').classList.add('hidden');
-  overall();
+  const run = running;
+  overall(run);
   paint();
   const request = {
     job: running.job,
@@ -274,7 +302,8 @@ async function start(only) {
     skipExisting: $('upload-skip-existing').checked,
   };
   try {
-    const s = await api.upload(request, onEvent);
+    const s = await api.upload(request, eventsOf(run));
+    run.finished = true;
     const el = $('upload-summary');
     const bad = s.failed.length + s.rejected.length;
     el.className = `summary${bad ? ' bad' : ''}`;
@@ -282,15 +311,17 @@ async function start(only) {
       + (s.rejected.length ? ` · ${s.rejected.length} rejected by validation` : '')
       + (s.failed.length ? ` · ${s.failed.length} failed — press “Retry failed”` : '')
       + (s.skipped.length ? ` · ${s.skipped.length} skipped (already in the project)` : '');
-    for (const u of s.uploaded) { const i = byPath.get(u.path); if (i !== undefined) files[i].state = 'uploaded'; }
-    for (const x of s.failed) {
-      const i = byPath.get(x.path);
-      if (i !== undefined) { files[i].state = 'failed'; files[i].error = x.error.message; }
-    }
+    const at = (p) => files[byPath.get(p)] ?? {};
+    for (const u of s.uploaded) Object.assign(at(u.path), { state: 'uploaded', assetId: u.assetId });
+    for (const x of s.failed) Object.assign(at(x.path), { state: 'failed', error: x.error.message });
+    for (const x of s.rejected) Object.assign(at(x.path), { state: 'rejected', verdict: 'reject', problems: x.problems });
+    for (const x of s.skipped) Object.assign(at(x.path), { state: 'skipped', error: x.reason });
     $('overall-fill').style.width = '100%';
-    const secs = (performance.now() - running.startedAt) / 1000;
-    $('overall-text').textContent = `${size(running.sent)} sent in ${duration(secs)} · ${running.done} of ${running.count} files done`;
+    const secs = (performance.now() - run.startedAt) / 1000;
+    const done = s.uploaded.length + s.failed.length + s.rejected.length + s.skipped.length;
+    $('overall-text').textContent = `${size(run.sent)} sent in ${duration(secs)} · ${done} of ${run.count} files done`;
   } catch (e) {
+    run.finished = true;
     ctx.showError(api.messageOf(e));
     files.forEach((f) => { if (f.state === 'uploading') { f.state = 'failed'; f.error = 'interrupted'; } });
   } finally {
@@ -323,6 +354,8 @@ async function resume(j) {
   $('audio-policy').value = j.audio;
   $('upload-skip-existing').checked = j.skipExisting;
   files = []; byPath = new Map();
+  for (const { el } of mounted.values()) el.remove();
+  mounted = new Map();
   const ids = new Map(j.files.map((f) => [f.path, f.externalId]));
   validating += 1;
   renderCounts();
@@ -356,6 +389,8 @@ export function init(c) {
   $('upload-clear').addEventListener('click', () => {
     if (running) return;
     files = []; byPath = new Map();
+    for (const { el } of mounted.values()) el.remove();
+    mounted = new Map();
     $('overall').classList.add('hidden');
     $('upload-summary').classList.add('hidden');
     paint();

@@ -960,6 +960,11 @@ fn check_upload_name(name: &str) -> Result<(), ApiError> {
     if name.chars().any(|c| c.is_control() || c == ':') {
         return Err(bad("contains a control character or ':'"));
     }
+    // `name#N` is how blob storage names a part being written; start-up cleaning removes
+    // such files, so no upload may be called that.
+    if name.contains('#') {
+        return Err(bad("contains '#'"));
+    }
     Ok(())
 }
 

@@ -349,6 +349,11 @@ pub trait Catalog: Send + Sync {
     fn reserve(&self, key: &str, project: &str) -> Result<()>;
     /// Looks a reservation up.
     fn reservation(&self, key: &str) -> Result<Option<Reservation>>;
+    /// Keys of reservations made before `before` (RFC 3339, UTC) that no asset was registered
+    /// on: uploads given up on, or whose client died between the PUT and the registration.
+    fn abandoned_reservations(&self, before: &str) -> Result<Vec<String>>;
+    /// Forgets reservations (once their blobs are gone); returns how many there were.
+    fn remove_reservations(&self, keys: &[String]) -> Result<u64>;
     /// Marks a reservation's blob complete.
     fn complete_reservation(
         &self,
@@ -1007,6 +1012,35 @@ impl Catalog for SqliteCatalog {
                 },
             )
             .optional()?)
+    }
+
+    fn abandoned_reservations(&self, before: &str) -> Result<Vec<String>> {
+        let conn = self.conn();
+        let mut st = conn.prepare_cached(
+            "SELECT key FROM reservations WHERE created < ?1
+               AND NOT EXISTS (SELECT 1 FROM assets WHERE blob_key = reservations.key)",
+        )?;
+        let keys = st
+            .query_map([before], |r| r.get(0))?
+            .collect::<std::result::Result<Vec<String>, _>>()?;
+        Ok(keys)
+    }
+
+    fn remove_reservations(&self, keys: &[String]) -> Result<u64> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        let mut n = 0;
+        {
+            let mut st = tx.prepare_cached(
+                "DELETE FROM reservations WHERE key = ?1
+                   AND NOT EXISTS (SELECT 1 FROM assets WHERE blob_key = ?1)",
+            )?;
+            for k in keys {
+                n += st.execute([k])? as u64;
+            }
+        }
+        tx.commit()?;
+        Ok(n)
     }
 
     fn complete_reservation(

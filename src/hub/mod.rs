@@ -27,6 +27,9 @@ pub const DEFAULT_MAX_UPLOAD_BYTES: u64 = 64 << 30;
 pub const DEFAULT_MAX_JSON_BYTES: usize = 64 << 20;
 /// How long signed URLs stay valid by default (Ango uses 120,000 s for export links).
 pub const DEFAULT_URL_TTL_SECS: u64 = 120_000;
+/// Default age after which an unregistered upload counts as abandoned: two URL lifetimes, so a
+/// client can still register what it uploaded with a URL handed out just before.
+pub const DEFAULT_ABANDONED_AFTER_SECS: u64 = 2 * DEFAULT_URL_TTL_SECS;
 
 /// How to run a hub.
 #[derive(Debug, Clone)]
@@ -43,6 +46,9 @@ pub struct HubConfig {
     pub max_json_bytes: usize,
     /// Lifetime of signed URLs, seconds.
     pub url_ttl_secs: u64,
+    /// Uploads reserved this long ago (seconds) and never registered are removed at start-up,
+    /// with their blobs: clients that died between the PUT and the registration.
+    pub abandoned_after_secs: u64,
     /// Let `uploadLocal` downloads reach loopback, private, link-local, CGNAT and metadata
     /// addresses. Off by default: import files come from third parties, and such URLs would let
     /// them read the hub's own network (SSRF).
@@ -59,6 +65,7 @@ impl HubConfig {
             max_upload_bytes: DEFAULT_MAX_UPLOAD_BYTES,
             max_json_bytes: DEFAULT_MAX_JSON_BYTES,
             url_ttl_secs: DEFAULT_URL_TTL_SECS,
+            abandoned_after_secs: DEFAULT_ABANDONED_AFTER_SECS,
             allow_private_downloads: false,
         }
     }
@@ -87,6 +94,8 @@ pub struct RunningHub {
     pub api_key: String,
     /// Whether the key was generated (and stored) on this start.
     pub key_generated: bool,
+    /// What start-up cleaning removed.
+    pub cleaned: Cleanup,
     shutdown: tokio::sync::watch::Sender<bool>,
     task: tokio::task::JoinHandle<std::io::Result<()>>,
 }
@@ -176,6 +185,20 @@ pub async fn start(config: HubConfig, listen: SocketAddr) -> Result<RunningHub, 
         .await
         .map_err(|e| internal("opening the catalog panicked", &root, e))?
         .map_err(|e| internal("cannot open the catalog", &root, e))?;
+    let catalog = Arc::new(catalog);
+    let cleaned = {
+        let (root, grace) = (root.clone(), config.abandoned_after_secs);
+        let catalog = catalog.clone();
+        tokio::task::spawn_blocking(move || clean(&root, &catalog, grace))
+            .await
+            .map_err(|e| internal("start-up cleaning panicked", &config.root, e))?
+            .map_err(|e| {
+                Error::new(
+                    ErrorCode::Internal,
+                    format!("start-up cleaning of {} failed: {e}", config.root.display()),
+                )
+            })?
+    };
     let blobs = LocalFileSystem::new_with_prefix(&root)
         .map_err(|e| internal("cannot open blob storage", &root, e))?;
     let listener = tokio::net::TcpListener::bind(listen).await.map_err(|e| {
@@ -189,7 +212,7 @@ pub async fn start(config: HubConfig, listen: SocketAddr) -> Result<RunningHub, 
         |u| u.trim_end_matches('/').to_owned(),
     );
     let state = Arc::new(State {
-        catalog: Arc::new(catalog),
+        catalog,
         blobs: Arc::new(blobs),
         signer,
         api_key: api_key.clone(),
@@ -211,9 +234,71 @@ pub async fn start(config: HubConfig, listen: SocketAddr) -> Result<RunningHub, 
         url,
         api_key,
         key_generated,
+        cleaned,
         shutdown: tx,
         task,
     })
+}
+
+/// What start-up cleaning removed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Cleanup {
+    /// Parts of blobs a killed hub was still writing (`name#N` files): never under a final name.
+    pub partial_files: u64,
+    /// Uploads reserved long ago and never registered, with their blobs.
+    pub abandoned_uploads: u64,
+}
+
+/// Removes what a crash or a client that went away left behind. Runs before the hub serves,
+/// so nothing is being written meanwhile. Registered blobs are never touched.
+fn clean(
+    root: &Path,
+    catalog: &SqliteCatalog,
+    grace_secs: u64,
+) -> Result<Cleanup, Box<dyn std::error::Error + Send + Sync>> {
+    let mut done = Cleanup::default();
+    let data = root.join("uploaded-data");
+    for project in fs_err::read_dir(&data)? {
+        let project = project?;
+        if !project.file_type()?.is_dir() {
+            continue;
+        }
+        for entry in fs_err::read_dir(project.path())? {
+            let entry = entry?;
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let partial = name
+                .rsplit_once('#')
+                .is_some_and(|(_, n)| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()));
+            if !partial || !entry.file_type()?.is_file() {
+                continue;
+            }
+            // Upload names cannot hold '#', but blobs from before that rule could: keep any
+            // file that is itself a reserved upload.
+            let key = format!(
+                "uploaded-data/{}/{name}",
+                project.file_name().to_string_lossy()
+            );
+            if catalog.reservation(&key)?.is_none() {
+                fs_err::remove_file(entry.path())?;
+                done.partial_files += 1;
+            }
+        }
+    }
+    let cutoff = time::OffsetDateTime::now_utc()
+        - time::Duration::seconds(i64::try_from(grace_secs).unwrap_or(i64::MAX / 2));
+    let before = cutoff
+        .format(&time::format_description::well_known::Rfc3339)
+        .map_err(|e| Box::new(e) as Box<dyn std::error::Error + Send + Sync>)?;
+    let abandoned = catalog.abandoned_reservations(&before)?;
+    for key in &abandoned {
+        match fs_err::remove_file(root.join(key)) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    done.abandoned_uploads = catalog.remove_reservations(&abandoned)?;
+    Ok(done)
 }
 
 fn load_or_create_key(file: &Path) -> std::io::Result<(String, bool)> {

@@ -10,20 +10,13 @@ repo="$(cd "$here/../.." && pwd)"
 target="${CARGO_TARGET_DIR:-$repo/target}"
 case "$target" in /*) ;; *) target="$repo/$target" ;; esac
 venv="$target/e2e-venv"
-python="${PYTHON:-python3}"
 
 for tool in Xvfb WebKitWebDriver xdotool; do
   command -v "$tool" >/dev/null || { echo "error: $tool is missing; run scripts/deps.sh" >&2; exit 2; }
 done
 /usr/bin/python3 -c 'import gi' 2>/dev/null || { echo "error: python3-gi is missing; run scripts/deps.sh" >&2; exit 2; }
 
-stamp="$venv/requirements.txt"
-if [[ ! -x "$venv/bin/python" ]] || ! cmp -s "$here/requirements.txt" "$stamp"; then
-  rm -rf "$venv"
-  "$python" -m venv "$venv"
-  "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -r "$here/requirements.txt"
-  cp "$here/requirements.txt" "$stamp"
-fi
+"$repo/scripts/venv.sh" "$here/requirements.txt" "$venv"
 
 (cd "$repo" && cargo build --locked -p assetdrop -p assetdrop-desktop)
 export ASSETDROP_BIN="${ASSETDROP_BIN:-$target/debug/assetdrop}"

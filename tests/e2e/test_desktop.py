@@ -147,7 +147,16 @@ def test_real_drag_of_files_and_a_folder_then_upload(app: App, media: Path, disp
     app.screenshot("02-upload-validated")
 
     # The offered fix: convert the VBR MP3 to WAV.
-    scroll_to_row(app, "vbr.mp3", '[data-testid="fix-convert"]').click()
+    for attempt in range(5):
+        try:
+            fix = scroll_to_row(app, "vbr.mp3", '[data-testid="fix-convert"]')
+            app.driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", fix)
+            time.sleep(0.3)  # the list repaints after scrolling
+            scroll_to_row(app, "vbr.mp3", '[data-testid="fix-convert"]').click()
+            break
+        except StaleElementReferenceException:
+            if attempt == 4:
+                raise
     app.wait(lambda: app.tid("audio-policy").get_attribute("value") == "convert")
     app.wait(lambda: all_rows(app)["vbr.mp3"]["verdict"] != "reject", 30)
 

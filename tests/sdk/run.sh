@@ -9,26 +9,7 @@ repo="$(cd "$here/../.." && pwd)"
 target="${CARGO_TARGET_DIR:-$repo/target}"
 case "$target" in /*) ;; *) target="$repo/$target" ;; esac
 venv="$target/sdk-venv"
-python="${PYTHON:-python3}"
-
-if ! "$python" -c 'import venv, ensurepip' 2>/dev/null; then
-  # Debian splits venv/ensurepip out of python3; install it when we can.
-  if [[ $(id -u) -eq 0 ]] && command -v apt-get >/dev/null; then
-    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv python3-pip
-  else
-    echo "error: $python cannot make a venv; install python3-venv (Debian/Ubuntu)" >&2
-    exit 2
-  fi
-fi
-
-# Reuse the venv while requirements.txt is unchanged; rebuild it from scratch otherwise.
-stamp="$venv/requirements.txt"
-if [[ ! -x "$venv/bin/python" ]] || ! cmp -s "$here/requirements.txt" "$stamp"; then
-  rm -rf "$venv"
-  "$python" -m venv "$venv"
-  "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -r "$here/requirements.txt"
-  cp "$here/requirements.txt" "$stamp"
-fi
+"$repo/scripts/venv.sh" "$here/requirements.txt" "$venv"
 
 (cd "$repo" && cargo build --locked)
 export ASSETDROP_BIN="${ASSETDROP_BIN:-$target/debug/assetdrop}"

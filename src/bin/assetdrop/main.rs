@@ -440,6 +440,14 @@ async fn serve(target: &Target, a: ServeArgs) -> anyhow::Result<ExitCode> {
         );
     }
     let _ = writeln!(out, "root: {}", root.display());
+    let c = running.cleaned;
+    if c.partial_files + c.abandoned_uploads > 0 {
+        let _ = writeln!(
+            out,
+            "cleaned: {} partial blob(s) and {} abandoned upload(s) left by an earlier run",
+            c.partial_files, c.abandoned_uploads
+        );
+    }
     let _ = out.flush();
     drop(out);
     running.serve_until_signal().await?;
