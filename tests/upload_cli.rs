@@ -56,6 +56,15 @@ fn files_under(root: &Path) -> BTreeMap<String, PathBuf> {
     out
 }
 
+/// The hub's catalog under `root`, read-only.
+fn catalog(root: &Path) -> rusqlite::Connection {
+    rusqlite::Connection::open_with_flags(
+        root.join("catalog.sqlite"),
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+    )
+    .expect("catalog")
+}
+
 fn all_assets(hub: &ServeProcess, project: &str) -> Vec<Value> {
     let (code, v) = cli_json(
         hub,
@@ -588,11 +597,7 @@ fn ten_kills_of_the_client_then_a_rerun_end_with_every_file_once() {
             .expect("spawn")
     };
     let registered = || -> usize {
-        let db = rusqlite::Connection::open_with_flags(
-            root.path().join("catalog.sqlite"),
-            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
-        )
-        .expect("catalog");
+        let db = catalog(root.path());
         db.query_row("SELECT count(*) FROM assets WHERE deleted = 0", [], |r| {
             r.get::<_, i64>(0)
         })
@@ -634,11 +639,7 @@ fn ten_kills_of_the_client_then_a_rerun_end_with_every_file_once() {
     );
     let (code, last) = cli_json(&hub, &["upload", "--project", &project, folder]);
     assert_eq!(code, 0, "killed at {moments:?} ms: {last}");
-    let db = rusqlite::Connection::open_with_flags(
-        root.path().join("catalog.sqlite"),
-        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
-    )
-    .expect("catalog");
+    let db = catalog(root.path());
     let mut st = db
         .prepare("SELECT external_id, blob_key FROM assets WHERE deleted = 0")
         .expect("query");
@@ -709,11 +710,7 @@ fn killing_the_hub_mid_upload_leaves_a_consistent_catalog() {
     let hub = ServeProcess::start(root.path(), "k-crash", &[]);
     // Consistent: every asset has its whole blob; no part of a blob is left; every file in the
     // project's folder is a reserved upload.
-    let db = rusqlite::Connection::open_with_flags(
-        root.path().join("catalog.sqlite"),
-        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
-    )
-    .expect("catalog");
+    let db = catalog(root.path());
     let mut st = db
         .prepare("SELECT blob_key, size, content_hash FROM assets WHERE deleted = 0")
         .expect("query");

@@ -222,6 +222,13 @@ async function add(paths) {
   }
 }
 
+/** Validates files again by path, keeping the external IDs they had (a file from a dropped
+ * folder keeps its folder-relative ID). `ids`: path → external ID. */
+function addKeepingIds(ids, policy) {
+  return api.addFiles(api.newJob('add'), [...ids.keys()], policy,
+    (rows) => addRows(rows.map((r) => ({ ...r, externalId: ids.get(r.path) ?? r.externalId }))));
+}
+
 /** Changing the audio policy validates the listed files again under it. */
 async function setPolicy(policy) {
   $('audio-policy').value = policy;
@@ -232,7 +239,7 @@ async function setPolicy(policy) {
   validating += 1;
   renderCounts();
   try {
-    await api.addFiles(api.newJob('add'), [...keep.keys()], policy, (rows) => addRows(rows.map((r) => ({ ...r, externalId: keep.get(r.path) ?? r.externalId }))));
+    await addKeepingIds(keep, policy);
   } catch (e) {
     ctx.showError(api.messageOf(e));
   } finally {
@@ -360,7 +367,7 @@ async function resume(j) {
   validating += 1;
   renderCounts();
   try {
-    const added = await api.addFiles(api.newJob('add'), [...ids.keys()], j.audio, (rows) => addRows(rows.map((r) => ({ ...r, externalId: ids.get(r.path) ?? r.externalId }))));
+    const added = await addKeepingIds(ids, j.audio);
     if (added.failed.length) ctx.showInfo(added.failed.map((f) => `${f.path}: ${f.error.message}`).join('\n'));
   } catch (e) {
     ctx.showError(api.messageOf(e));
