@@ -138,6 +138,15 @@ pub enum TemplateError {
         /// The limit.
         limit: usize,
     },
+    /// A `{{` that starts a placeholder and is never closed: a typo that would otherwise
+    /// reach every asset as literal text.
+    #[error("the template has {snippet:?} with no closing }}}}; write the placeholder as {{{{{name}}}}}")]
+    UnclosedPlaceholder {
+        /// The text as written, from the `{{`.
+        snippet: String,
+        /// The name it seems to start.
+        name: String,
+    },
     /// A placeholder inside an element whose text is not HTML.
     #[error("<{element}> holds {{{{{placeholder}}}}}, but the text of <{element}> is not escaped HTML, so a cell could close it and inject markup; move the placeholder into an ordinary element")]
     RawText {
@@ -665,6 +674,30 @@ fn placeholders(text: &str) -> Vec<(usize, usize, &str)> {
     found
 }
 
+/// The first `{{name` in `text` that no `}}` closes (`{{title}`, `{{title`), outside the
+/// placeholders `spans` found: the text from the `{{` as written, and the name.
+fn unclosed_placeholder(text: &str, spans: &[(usize, usize, &str)]) -> Option<(String, String)> {
+    let mut from = 0;
+    while let Some(open) = text[from..].find("{{").map(|i| i + from) {
+        if let Some(&(_, end, _)) = spans.iter().find(|(start, _, _)| *start == open) {
+            from = end;
+            continue;
+        }
+        let rest = &text[open + 2..];
+        let name_len = rest
+            .find(|c: char| !(c.is_alphanumeric() || matches!(c, '_' | '-' | '.' | ' ')))
+            .unwrap_or(rest.len());
+        let name = rest[..name_len].trim();
+        if !name.is_empty() && !rest[name_len..].starts_with("}}") {
+            let tail = usize::from(rest[name_len..].starts_with('}'));
+            let snippet = text[open..open + 2 + name_len + tail].to_owned();
+            return Some((snippet, name.to_owned()));
+        }
+        from = open + 2;
+    }
+    None
+}
+
 /// The placeholder name when `text` is exactly `{{name}}`.
 fn whole_placeholder(text: &str) -> Option<&str> {
     let name = text.strip_prefix("{{")?.strip_suffix("}}")?;
@@ -971,6 +1004,9 @@ impl Compiler<'_> {
             }
             self.pending.push_str(text);
             return Ok(());
+        }
+        if let Some((snippet, name)) = unclosed_placeholder(text, &spans) {
+            return Err(TemplateError::UnclosedPlaceholder { snippet, name });
         }
         let mut last = 0;
         for (start, end, name) in spans {

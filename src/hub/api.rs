@@ -210,6 +210,15 @@ pub(crate) fn router(state: Shared) -> Router {
         .fallback(|method: Method, uri: Uri| async move {
             ApiError::not_found(format!("no route for {method} {}", uri.path()))
         })
+        .method_not_allowed_fallback(|method: Method, uri: Uri| async move {
+            ApiError::new(
+                StatusCode::METHOD_NOT_ALLOWED,
+                format!(
+                    "{} does not take {method}; see the Allow header for the methods it takes",
+                    uri.path()
+                ),
+            )
+        })
         .with_state(state)
 }
 

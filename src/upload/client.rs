@@ -145,6 +145,20 @@ impl std::fmt::Debug for HubClient {
     }
 }
 
+/// Default wait for a connection.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// Default wait for the next bytes of an answer.
+const READ_TIMEOUT: Duration = Duration::from_secs(120);
+
+fn http_client(connect: Duration, read: Duration) -> Result<reqwest::Client, Error> {
+    reqwest::Client::builder()
+        .connect_timeout(connect)
+        .read_timeout(read)
+        .pool_max_idle_per_host(64)
+        .build()
+        .map_err(|e| Error::with_source(ErrorCode::Internal, "cannot set up the HTTP client", e))
+}
+
 fn network(what: &str, e: reqwest::Error) -> Error {
     let mut msg = format!("{what}: ");
     if e.is_timeout() {
@@ -210,20 +224,21 @@ impl HubClient {
                 format!("the hub URL {base:?} must start with http:// or https://"),
             ));
         }
-        let http = reqwest::Client::builder()
-            .connect_timeout(Duration::from_secs(10))
-            .read_timeout(Duration::from_secs(120))
-            .pool_max_idle_per_host(64)
-            .build()
-            .map_err(|e| {
-                Error::with_source(ErrorCode::Internal, "cannot set up the HTTP client", e)
-            })?;
         Ok(Self {
             base: base.trim_end_matches('/').to_owned(),
             key: api_key.to_owned(),
-            http,
+            http: http_client(CONNECT_TIMEOUT, READ_TIMEOUT)?,
             retry: RetryPolicy::default(),
         })
+    }
+
+    /// Replaces the timeouts: `connect` for making a connection, `read` for each wait for the
+    /// next bytes of an answer (so only a silent hub is given up on, never a long upload or a
+    /// big listing). A call that times out is retried like any failed connection. Defaults:
+    /// 10 s and 120 s.
+    pub fn with_timeouts(mut self, connect: Duration, read: Duration) -> Result<Self, Error> {
+        self.http = http_client(connect, read)?;
+        Ok(self)
     }
 
     /// Replaces the retry policy.
@@ -265,10 +280,24 @@ impl HubClient {
                 req = req.json(b);
             }
             let wait = match self.judge(req.send().await, attempt, &what).await? {
-                Attempt::Done(resp) => {
-                    let v: Value = resp.json().await.map_err(|e| network(&what, e))?;
-                    return Ok(v.get("data").cloned().unwrap_or(Value::Null));
-                }
+                Attempt::Done(resp) => match resp.bytes().await {
+                    Ok(body) => {
+                        let v: Value = serde_json::from_slice(&body).map_err(|e| {
+                            Error::with_source(
+                                ErrorCode::Network,
+                                format!("{what}: the answer is not JSON; is this a hub?"),
+                                e,
+                            )
+                        })?;
+                        return Ok(v.get("data").cloned().unwrap_or(Value::Null));
+                    }
+                    // The answer broke off after its status line. As when a connection fails
+                    // before any answer, the call may or may not have taken effect, and it is
+                    // sent again like those: the calls an upload makes (reservations, lookups,
+                    // registration by upload ID) are safe to repeat.
+                    Err(_) if attempt < self.retry.max_retries => self.retry.backoff(attempt),
+                    Err(e) => return Err(network(&what, e)),
+                },
                 Attempt::Retry(wait) => wait,
             };
             tracing::debug!("{what}: retrying in {wait:?}");

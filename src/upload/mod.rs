@@ -458,6 +458,24 @@ impl Run<'_> {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
+    /// Reserves a blob under a new random name and returns its signed PUT URL.
+    ///
+    /// A name is reserved once. When the hub's answer is lost on its way back (the connection
+    /// breaks after the hub acted), the client's retry meets its own reservation as a conflict;
+    /// the URL of that one cannot be had again, so a fresh name is reserved instead. The
+    /// reservation left behind holds no bytes, and the hub clears it as abandoned.
+    async fn reserve(&self, ext: Option<&str>) -> Result<String, Error> {
+        let mut conflicts = 0;
+        loop {
+            let blob = hex::encode(rand::random::<[u8; 16]>());
+            let name = ext.map_or_else(|| blob.clone(), |e| format!("{blob}.{e}"));
+            match self.client.upload_url(&self.config.project, &name).await {
+                Err(e) if e.code == ErrorCode::Conflict && conflicts < 3 => conflicts += 1,
+                done => return done,
+            }
+        }
+    }
+
     /// Converts if asked, reserves, streams the bytes; returns the asset to register.
     async fn send(&self, ready: Ready, cancel: &CancellationToken) -> Result<Pending, Error> {
         let Ready { file, report, hash } = ready;
@@ -494,10 +512,9 @@ impl Run<'_> {
                 )
             })?
             .len();
-        // The blob's name is new each time (a name is reserved once); the upload ID is derived
-        // from the project, external ID and content, so registering the same file again — a
-        // re-run after a crash, a retry — returns the asset made the first time.
-        let blob = hex::encode(rand::random::<[u8; 16]>());
+        // The upload ID is derived from the project, external ID and content, so registering
+        // the same file again — a re-run after a crash, a retry — returns the asset made the
+        // first time.
         let id = match &hash {
             Some(h) => derived_upload_id(
                 "file",
@@ -505,10 +522,9 @@ impl Run<'_> {
                 0,
                 &json!({"externalId": file.external_id, "contentHash": h}),
             ),
-            None => blob.clone(),
+            None => hex::encode(rand::random::<[u8; 16]>()),
         };
-        let name = ext.map_or_else(|| blob.clone(), |e| format!("{blob}.{e}"));
-        let url = self.client.upload_url(&self.config.project, &name).await?;
+        let url = self.reserve(ext.as_deref()).await?;
         self.sink.send(UploadEvent::Started {
             path: file.path.clone(),
             bytes: size,

@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 pub mod events;
+pub mod fault_proxy;
 pub mod fixtures;
 pub mod hub;
 pub mod servers;
