@@ -4,34 +4,22 @@
 #   the JSON array written to /dev/null) and by the official SDK's AssetBuilderUploader
 #   (imerit_ango, pinned in tests/sdk/requirements.txt: read_file + prepare_assets, the part of
 #   upload_files_with_asset_builder that turns rows into assets); then BIG_ROWS (default
-#   1,000,000) rows through ours alone, for its peak memory.
+#   1,000,000; 0 skips it) rows through ours alone, for its peak memory. With BENCH_RESULTS set,
+#   appends "builder ROWS OURS_S OURS_KB SDK_S SDK_KB" to that file (benches/compare.sh reads it).
 # Each timing is the best of RUNS (default 3). Ours is timed as a whole process (start-up, the
 # embedded hub, reading, rendering, JSON out); the SDK only inside Python around its two calls,
 # so start-up and imports are not counted against it. Peak memory is /usr/bin/time's %M.
-# The SDK venv is tests/sdk/run.sh's (target/sdk-venv, made here the same way when missing).
+# The SDK venv is tests/sdk/run.sh's (target/sdk-venv, made by scripts/venv.sh when missing).
 set -euo pipefail
-cd "$(dirname "$0")/.."
-repo=$PWD
+# shellcheck source=benches/lib.sh
+source "$(dirname "$0")/lib.sh"
+bench_init
 rows=${ROWS:-100000}
 big_rows=${BIG_ROWS:-1000000}
 runs=${RUNS:-3}
-
-command -v /usr/bin/time >/dev/null || { apt-get install -y -qq time >/dev/null; }
-cargo build --release --locked -q
-bin=$repo/target/release/assetdrop
-
-# The SDK venv, exactly as tests/sdk/run.sh makes and reuses it.
-target="${CARGO_TARGET_DIR:-$repo/target}"
-case "$target" in /*) ;; *) target="$repo/$target" ;; esac
-venv="$target/sdk-venv"
-req="$repo/tests/sdk/requirements.txt"
-if [[ ! -x "$venv/bin/python" ]] || ! cmp -s "$req" "$venv/requirements.txt"; then
-  rm -rf "$venv"
-  python3 -m venv "$venv"
-  "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -r "$req"
-  cp "$req" "$venv/requirements.txt"
-fi
-py=$venv/bin/python
+bench_build
+# The SDK venv, the one tests/sdk/run.sh makes and reuses.
+bench_sdk_venv
 
 work=$(mktemp -d); trap 'rm -rf "$work"' EXIT
 
@@ -78,21 +66,17 @@ for name, count in (("rows.csv", n), ("big.csv", big)):
             w.writerow(row(i))
 PY
 
+ours_once() { # table
+  timed "$bin" --root "$work/hub" build "$1" \
+    --template "$work/template.html" --config "$work/config.json" --dry-run --json
+}
 ours() { # table → "seconds peak_kb", best time of $runs
-  local best="" kb=""
-  for _ in $(seq "$runs"); do
-    /usr/bin/time -f "%e %M" -o "$work/time" "$bin" --root "$work/hub" build "$1" \
-      --template "$work/template.html" --config "$work/config.json" --dry-run --json > /dev/null
-    read -r secs k < "$work/time"
-    if [[ -z "$best" ]] || python3 -c "import sys; sys.exit(not $secs < $best)"; then best=$secs; kb=$k; fi
-  done
-  echo "$best $kb"
+  best_of "$runs" ours_once "$1"
+  echo "$B_SECS $B_KB"
 }
 
-sdk() { # table → "seconds peak_kb assets", best time of $runs
-  local best="" kb="" count=""
-  for _ in $(seq "$runs"); do
-    /usr/bin/time -f "%M" -o "$work/time" "$py" - "$1" "$work/template.html" "$work/config.json" > "$work/sdk.out" <<'PY'
+sdk_once() { # table; the SDK prints "elapsed SECONDS" and the number of assets
+  BENCH_OUT=$work/sdk.out timed "$py" - "$1" "$work/template.html" "$work/config.json" <<'PY'
 import json, sys, time
 from imerit_ango.modules.asset_builder_uploader import AssetBuilderUploader
 table, html, config = sys.argv[1:4]
@@ -105,12 +89,13 @@ start = time.perf_counter()
 uploader = AssetBuilderUploader()
 uploader.read_file(table, {"delimiter": ","})
 assets, _ = uploader.prepare_assets(template, [])
-print(time.perf_counter() - start, len(assets))
+print("elapsed", time.perf_counter() - start)
+print("assets", len(assets))
 PY
-    read -r secs n < "$work/sdk.out"; read -r k < "$work/time"
-    if [[ -z "$best" ]] || python3 -c "import sys; sys.exit(not $secs < $best)"; then best=$secs; kb=$k; count=$n; fi
-  done
-  echo "$best $kb $count"
+}
+sdk() { # table → "seconds peak_kb assets", best time of $runs
+  best_of "$runs" sdk_once "$1"
+  echo "$B_SECS $B_KB $(sed -n 's/^assets //p' "$work/sdk.out")"
 }
 
 # Both render every row: ours prints one asset per row, the SDK returns one per row.
@@ -121,14 +106,22 @@ got=$("$bin" --root "$work/hub" build "$work/rows.csv" --template "$work/templat
 read -r o_secs o_kb <<< "$(ours "$work/rows.csv")"
 read -r s_secs s_kb s_n <<< "$(sdk "$work/rows.csv")"
 [[ "$s_n" == "$rows" ]] || { echo "error: the SDK rendered $s_n assets, not $rows" >&2; exit 1; }
-read -r b_secs b_kb <<< "$(ours "$work/big.csv")"
+if [[ -n "${BENCH_RESULTS:-}" ]]; then # for benches/compare.sh: one line, appended
+  echo "builder $rows $o_secs $o_kb $s_secs $s_kb" >> "$BENCH_RESULTS"
+fi
+b_secs=0 b_kb=0
+if [[ "$big_rows" -gt 0 ]]; then
+  read -r b_secs b_kb <<< "$(ours "$work/big.csv")"
+fi
 
 sdk_version=$("$py" -c 'from importlib.metadata import version; print(version("ango"))')
 printf '\n%-34s %10s %9s %12s %13s\n' "builder" "rows" "seconds" "rows/s" "peak RSS MB"
 line() { printf '%-34s %10d %9.2f %12.0f %13.1f\n' "$1" "$2" "$3" "$(python3 -c "print($2/max($3,0.001))")" "$(python3 -c "print($4/1024)")"; }
 line "assetdrop build --dry-run --json" "$rows" "$o_secs" "$o_kb"
 line "AssetBuilderUploader (ango $sdk_version)" "$rows" "$s_secs" "$s_kb"
-line "assetdrop build --dry-run --json" "$big_rows" "$b_secs" "$b_kb"
+if [[ "$big_rows" -gt 0 ]]; then line "assetdrop build --dry-run --json" "$big_rows" "$b_secs" "$b_kb"; fi
 echo
 echo "ratio assetdrop/SDK rows per second at $rows rows: $(python3 -c "print(round($s_secs/max($o_secs,0.001),1))")x"
-echo "peak memory of assetdrop at $big_rows rows: $(python3 -c "print(round($b_kb/1024,1))") MB ($(python3 -c "print(round($b_kb/max($o_kb,1),2))")x its peak at $rows rows)"
+if [[ "$big_rows" -gt 0 ]]; then
+  echo "peak memory of assetdrop at $big_rows rows: $(python3 -c "print(round($b_kb/1024,1))") MB ($(python3 -c "print(round($b_kb/max($o_kb,1),2))")x its peak at $rows rows)"
+fi

@@ -5,37 +5,20 @@
 # curl gets its upload URLs before its clock starts, so it measures only the bytes; assetdrop's
 # time includes validating every file, reserving, uploading and registering the assets.
 set -euo pipefail
-cd "$(dirname "$0")/.."
-command -v /usr/bin/time >/dev/null || { apt-get install -y -qq time >/dev/null; }
-cargo build --release --locked -q
-bin=$PWD/target/release/assetdrop
+# shellcheck source=benches/lib.sh
+source "$(dirname "$0")/lib.sh"
+bench_init
+bench_build
 hub_pid=""
 work=$(mktemp -d); trap '[ -n "$hub_pid" ] && kill "$hub_pid" 2>/dev/null; rm -rf "$work"' EXIT
 big_mb=${SIZE_MB:-1024}
 small_n=${SMALL_N:-1000}
 
-mkdir -p "$work/small"
-python3 - "$work/small" "$small_n" <<'PY'
-import os, sys
-d, n = sys.argv[1], int(sys.argv[2])
-for i in range(n):
-    with open(os.path.join(d, f"f{i:04d}.txt"), "w") as f:
-        # valid UTF-8 text, 100 KB, different per file
-        line = (f"file {i} " + "lorem ipsum dolor sit amet " * 3 + "\n")
-        f.write((line * (102400 // len(line) + 1))[:102400])
-PY
-python3 - "$work/big.txt" "$big_mb" <<'PY'
-import base64, os, sys
-# Text (so it validates as a .txt asset) that does not compress: base64 of random bytes.
-with open(sys.argv[1], "wb") as f:
-    for _ in range(int(sys.argv[2])):
-        f.write(base64.encodebytes(os.urandom(790000))[:1048576])
-PY
+make_small_files "$work/small" "$small_n"
+make_big_text "$work/big.txt" "$big_mb"
 
-"$bin" serve --root "$work/hub" --listen 127.0.0.1:0 --api-key bench > "$work/serve.log" 2>&1 &
-hub_pid=$!
-for _ in $(seq 100); do grep -q '^listening on ' "$work/serve.log" 2>/dev/null && break; sleep 0.1; done
-url=$(sed -n 's/^listening on //p' "$work/serve.log" | head -1)
+hub_start "$work/hub"
+url=$hub_url
 export ASSETDROP_HUB=$url ASSETDROP_API_KEY=bench
 project=$("$bin" project create bench)
 
@@ -68,6 +51,7 @@ results+=("$(measure "curl big" curl -sS --fail --no-progress-meter -K "$cfg_big
 
 printf '\n%-28s %10s %12s %14s\n' "run" "seconds" "MB/s" "peak RSS MB"
 for r in "${results[@]}"; do
+  # shellcheck disable=SC2086 # the fields of one result, split on spaces
   set -- $r
   what="$1 $2"; secs=$3; kb=$4
   bytes=$small_bytes; [ "$2" = big ] && bytes=$big_bytes
