@@ -9,5 +9,6 @@ scripts/servers.sh   # s3s-fs, Azurite, fake-gcs-server for the storage tests (c
 cargo fmt --all -- --check
 cargo clippy --locked --workspace --all-targets -- -D warnings
 cargo test --locked --workspace
+scripts/fuzz.sh 20  # libFuzzer on the parsers of untrusted input, 20 s per target (builds under target/fuzz)
 tests/sdk/run.sh   # the official Python SDK (ango, pinned) against a real `assetdrop serve`
 tests/e2e/run.sh  # the desktop app under Xvfb + WebKitWebDriver, with a real OS drag-and-drop

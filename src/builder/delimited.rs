@@ -211,25 +211,25 @@ impl<R: BufRead> Records<R> {
         let Some(line) = self.read_raw()? else {
             return Ok(None);
         };
-        let text = match std::str::from_utf8(&self.buf) {
-            Ok(text) => text,
-            Err(e) => {
-                let at = e.valid_up_to();
-                let column = self.ends.partition_point(|&end| end <= at) + 1;
-                let newlines = self.buf[..at]
-                    .split(|&b| b == b'\n')
-                    .count()
-                    .saturating_sub(1) as u64;
-                return Err(TableError::InvalidUtf8 {
-                    line: line + newlines,
-                    column: self.label(column),
-                });
-            }
-        };
+        // Each cell on its own: a character split by a delimiter (bytes `\xDE,\x88`) is two
+        // broken cells, although the cells' bytes side by side would read as one character.
         let mut cells = Vec::with_capacity(self.ends.len());
         let mut start = 0;
-        for &end in &self.ends {
-            cells.push(text[start..end].to_owned());
+        for (index, &end) in self.ends.iter().enumerate() {
+            match std::str::from_utf8(&self.buf[start..end]) {
+                Ok(cell) => cells.push(cell.to_owned()),
+                Err(e) => {
+                    let at = start + e.valid_up_to();
+                    let newlines = self.buf[..at]
+                        .split(|&b| b == b'\n')
+                        .count()
+                        .saturating_sub(1) as u64;
+                    return Err(TableError::InvalidUtf8 {
+                        line: line + newlines,
+                        column: self.label(index + 1),
+                    });
+                }
+            }
             start = end;
         }
         Ok(Some((line, cells)))
@@ -532,6 +532,24 @@ mod tests {
             matches!(&e, TableError::InvalidUtf8 { line: 3, column } if column == "column 2 (B)"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn a_character_split_by_a_delimiter_is_invalid_utf8() {
+        // 0xDE 0x88 is one two-byte character; with a delimiter between its bytes, neither cell
+        // is UTF-8 (the cells' bytes joined would be, so each is checked alone).
+        for delimiter in [b',', b';', b'\t'] {
+            let mut input = b"a,b\n\xde".to_vec();
+            input.push(delimiter);
+            input.extend_from_slice(b"\x88\n");
+            let mut r = Records::new(Cursor::new(input), delimiter, 1 << 20, String::new());
+            r.read().unwrap();
+            let e = r.read().unwrap_err();
+            assert!(
+                matches!(&e, TableError::InvalidUtf8 { line: 2, column } if column == "column 1 (A)"),
+                "{e}"
+            );
+        }
     }
 
     #[test]

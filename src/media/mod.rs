@@ -10,7 +10,7 @@ mod video;
 
 use serde::Serialize;
 
-pub use probe::{probe, probe_with};
+pub use probe::{probe, probe_bytes, probe_with};
 pub use sniff::{sniff_bytes, Format};
 
 /// The asset kinds the hub accepts (Ango's supported types, reference §3).

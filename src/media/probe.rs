@@ -3,9 +3,11 @@
 //! rate, audio bitrate, UTF-8, volume headers). It reads bounded amounts: the head, the tail, and
 //! the few structures it walks with seeks, so a 1 GiB video costs a handful of small reads.
 
-use std::io::{self, Read, Seek, SeekFrom};
+use std::io::{self, BufReader, Cursor, Read, Seek, SeekFrom};
 use std::path::Path;
+use std::sync::Arc;
 
+use super::audio::Input;
 use super::sniff::{self, Format, Identity};
 use super::{
     audio, medical, video, AudioPolicy, ImageInfo, Kind, ProbeConfig, Problem, ProblemCode, Report,
@@ -30,7 +32,34 @@ pub fn probe(path: &Path) -> Report {
 /// Probes a file: what it is by content, whether its name agrees, and whether it is fit for
 /// annotation. Never fails and never panics: everything wrong is a [`Problem`] in the report.
 pub fn probe_with(path: &Path, config: &ProbeConfig) -> Report {
-    let mut report = Report {
+    let mut report = empty_report(path);
+    if let Err(e) = examine(path, config, &mut report) {
+        report.problems.push(Problem::error(
+            ProblemCode::Unreadable,
+            format!("cannot read the file: {e}"),
+        ));
+    }
+    finish(report)
+}
+
+/// [`probe_with`] for content already in memory (a received upload, a buffer): the same checks,
+/// with `name` standing for the file (its extension is checked against the content, as a file
+/// name's would be).
+pub fn probe_bytes(name: &str, bytes: &[u8], config: &ProbeConfig) -> Report {
+    let path = Path::new(name);
+    let mut report = empty_report(path);
+    let input = Cursor::new(Arc::<[u8]>::from(bytes));
+    if let Err(e) = examine_input(input, bytes.len() as u64, path, config, &mut report) {
+        report.problems.push(Problem::error(
+            ProblemCode::Unreadable,
+            format!("cannot read the content: {e}"),
+        ));
+    }
+    finish(report)
+}
+
+fn empty_report(path: &Path) -> Report {
+    Report {
         path: path.to_path_buf(),
         size: 0,
         kind: None,
@@ -41,14 +70,7 @@ pub fn probe_with(path: &Path, config: &ProbeConfig) -> Report {
         audio: None,
         video: None,
         convert_to_wav: false,
-    };
-    if let Err(e) = examine(path, config, &mut report) {
-        report.problems.push(Problem::error(
-            ProblemCode::Unreadable,
-            format!("cannot read the file: {e}"),
-        ));
     }
-    finish(report)
 }
 
 /// Sorts the problems worst first and sets the verdict from them.
@@ -77,7 +99,19 @@ fn examine(path: &Path, config: &ProbeConfig, report: &mut Report) -> io::Result
         ));
         return Ok(());
     }
-    report.size = meta.len();
+    let (file, _) = file.into_parts();
+    examine_input(file, meta.len(), path, config, report)
+}
+
+/// [`examine`] of `len` bytes of `input`, which `path` names.
+fn examine_input<R: Input>(
+    input: R,
+    len: u64,
+    path: &Path,
+    config: &ProbeConfig,
+    report: &mut Report,
+) -> io::Result<()> {
+    report.size = len;
     if report.size == 0 {
         report.problems.push(Problem::error(
             ProblemCode::Empty,
@@ -85,7 +119,7 @@ fn examine(path: &Path, config: &ProbeConfig, report: &mut Report) -> io::Result
         ));
         return Ok(());
     }
-    let mut src = Source::new(file, report.size);
+    let mut src = Source::new(input, report.size);
     let head = src.bytes(0, HEAD_LEN)?.to_vec();
     let mut identity = sniff::identify(path, &head);
     refine_after_id3(&mut src, &head, &mut identity)?;
@@ -114,10 +148,13 @@ fn examine(path: &Path, config: &ProbeConfig, report: &mut Report) -> io::Result
                     _ => "an MP4",
                 };
                 let what = format!("audio with no video track, in {container} container");
-                check_audio(path, &what, false, config, report);
+                check_audio(&src, path, &what, false, config, report);
             }
         }
-        Kind::Audio => check_audio(path, format.describe(), format.accepted(), config, report),
+        Kind::Audio => {
+            let accepted = format.accepted();
+            check_audio(&src, path, format.describe(), accepted, config, report);
+        }
         Kind::Pdf => check_pdf(&mut src, report)?,
         Kind::Text | Kind::Markdown | Kind::Html => check_text(&mut src, format, report)?,
         Kind::Dicom => report.problems.extend(medical::check_dicom(&mut src)?),
@@ -247,7 +284,7 @@ fn check_name(identity: &Identity, format: Format, report: &mut Report) {
     }
 }
 
-fn check_image<R: Read + Seek>(
+fn check_image<R: Input>(
     src: &mut Source<R>,
     path: &Path,
     head: &[u8],
@@ -261,7 +298,12 @@ fn check_image<R: Read + Seek>(
             .push(Problem::error(ProblemCode::Truncated, message.clone()));
     }
     let truncated = truncated.is_some();
-    let size = imagesize::blob_size(head).or_else(|_| imagesize::size(path));
+    // The head holds the size of nearly every image; a TIFF may keep it further on.
+    let size = imagesize::blob_size(head).or_else(|_| {
+        let mut whole = src.duplicate()?;
+        whole.seek(SeekFrom::Start(0))?;
+        imagesize::reader_size(BufReader::new(whole))
+    });
     match size {
         Ok(size) => {
             report.image = Some(ImageInfo {
@@ -397,8 +439,18 @@ fn tiff_truncation<R: Read + Seek>(src: &mut Source<R>) -> io::Result<Option<Str
 
 /// Audio: the audio module's verdict under the policy when the hub takes the format (`accepted`);
 /// otherwise the file is refused, or converted under the policy `convert`. `what` names it.
-fn check_audio(path: &Path, what: &str, accepted: bool, config: &ProbeConfig, report: &mut Report) {
-    let probed = audio::probe(path);
+fn check_audio<R: Input>(
+    src: &Source<R>,
+    path: &Path,
+    what: &str,
+    accepted: bool,
+    config: &ProbeConfig,
+    report: &mut Report,
+) {
+    let probed = match src.duplicate() {
+        Ok(input) => audio::probe_input(input, src.len(), path),
+        Err(e) => audio::unreadable(path, "read", &e),
+    };
     report.audio.clone_from(&probed.info);
     if accepted {
         let (problems, convert) = audio::apply_policy(probed, config.audio);
@@ -566,6 +618,13 @@ impl<R: Read + Seek> Source<R> {
     }
 }
 
+impl<R: Input> Source<R> {
+    /// Another handle on the whole input, for a reader that walks it on its own.
+    fn duplicate(&self) -> io::Result<R> {
+        self.inner.duplicate()
+    }
+}
+
 impl<R: Read + Seek> Source<R> {
     /// A reader from `offset` to the end of the file, through the window.
     pub(super) fn reader(&mut self, offset: u64) -> SourceReader<'_, R> {
@@ -677,6 +736,49 @@ mod tests {
                 height: 3
             })
         );
+    }
+
+    /// A 16-bit mono PCM WAV of `samples` samples at 8 kHz.
+    fn pcm_wav(samples: u32) -> Vec<u8> {
+        let data = samples * 2;
+        let mut v = b"RIFF".to_vec();
+        v.extend_from_slice(&(36 + data).to_le_bytes());
+        v.extend_from_slice(b"WAVEfmt ");
+        v.extend_from_slice(&16u32.to_le_bytes());
+        for (n, width) in [(1, 2), (1, 2), (8000, 4), (16000, 4), (2, 2), (16, 2)] {
+            v.extend_from_slice(&u32::to_le_bytes(n)[..width]);
+        }
+        v.extend_from_slice(b"data");
+        v.extend_from_slice(&data.to_le_bytes());
+        v.resize(v.len() + data as usize, 0);
+        v
+    }
+
+    #[test]
+    fn bytes_in_memory_get_the_report_a_file_gets() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = ProbeConfig::default();
+        let cases: [(&str, Vec<u8>); 6] = [
+            ("a.png", png(4, 3)),
+            ("a.jpg", png(4, 3)),
+            ("b.wav", pcm_wav(800)),
+            ("c.txt", b"caf\xc3\xa9 \xff".to_vec()),
+            ("d.pdf", b"%PDF-1.4\n".to_vec()),
+            ("e", Vec::new()),
+        ];
+        for (name, bytes) in cases {
+            let from_file = probe_with(&write(&dir, name, &bytes), &config);
+            let in_memory = probe_bytes(name, &bytes, &config);
+            assert_eq!(in_memory.path, Path::new(name));
+            assert_eq!(
+                Report {
+                    path: from_file.path.clone(),
+                    ..in_memory
+                },
+                from_file,
+                "{name}"
+            );
+        }
     }
 
     #[test]

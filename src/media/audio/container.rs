@@ -2,7 +2,6 @@
 //! open them with symphonia and scan packet sizes without decoding (reference §4 "classify").
 
 use std::collections::BTreeMap;
-use std::fs::File;
 
 use symphonia::core::codecs::audio::well_known as ids;
 use symphonia::core::codecs::audio::AudioCodecId;
@@ -13,7 +12,7 @@ use symphonia::core::io::MediaSourceStream;
 use symphonia::core::meta::MetadataOptions;
 
 use super::mp3::FrameHeader;
-use super::source::RangeSource;
+use super::source::{Input, RangeSource};
 use super::{kbps_range, AudioDetail, AudioProbe};
 use crate::media::{AudioInfo, BitrateMode, Problem, ProblemCode};
 
@@ -253,8 +252,8 @@ fn open_error(e: &SymError) -> Problem {
 }
 
 /// Opens `[start, end)` of `file` with symphonia.
-pub(crate) fn open(
-    file: File,
+pub(crate) fn open<R: Input>(
+    file: R,
     start: u64,
     end: u64,
     extension: Option<&str>,
@@ -285,8 +284,8 @@ pub(crate) fn decodable(id: AudioCodecId) -> bool {
 
 /// [`probe`], with a panic inside symphonia turned into a problem: one damaged file must not
 /// take a whole batch down.
-pub(crate) fn probe_guarded(
-    file: File,
+pub(crate) fn probe_guarded<R: Input>(
+    file: R,
     start: u64,
     end: u64,
     extension: Option<&str>,
@@ -303,7 +302,12 @@ pub(crate) fn probe_guarded(
 }
 
 /// Probes a file whose content symphonia should recognise.
-pub(crate) fn probe(file: File, start: u64, end: u64, extension: Option<&str>) -> AudioProbe {
+pub(crate) fn probe<R: Input>(
+    file: R,
+    start: u64,
+    end: u64,
+    extension: Option<&str>,
+) -> AudioProbe {
     let mut reader = match open(file, start, end, extension) {
         Ok(r) => r,
         Err(e) => return AudioProbe::failed(open_error(&e)),

@@ -12,8 +12,9 @@ mod wav;
 
 use std::collections::BTreeMap;
 use std::fs::File;
-use std::io::Read;
+use std::io::{Cursor, Read};
 use std::path::Path;
+use std::sync::Arc;
 
 use serde::Serialize;
 
@@ -21,6 +22,8 @@ use crate::media::{AudioInfo, AudioPolicy, BitrateMode, Problem, ProblemCode, Se
 
 pub use convert::{convert_to_wav, AudioError, ConvertSummary};
 pub use mp3::{VbrTag, VbrTagKind};
+
+pub(crate) use source::Input;
 
 /// What the probe found about one audio file.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -101,7 +104,15 @@ pub fn probe(path: &Path) -> AudioProbe {
     inspect(path).0
 }
 
-fn read_up_to(file: &mut File, buf: &mut [u8]) -> std::io::Result<usize> {
+/// [`probe`] for audio already in memory (a received upload, a buffer): the same checks, with
+/// `name` standing for the file in messages and its extension as the container hint.
+pub fn probe_bytes(name: &str, bytes: &[u8]) -> AudioProbe {
+    let len = bytes.len() as u64;
+    let input = Cursor::new(Arc::<[u8]>::from(bytes));
+    inspect_input(input, len, Path::new(name)).0
+}
+
+fn read_up_to<R: Read>(file: &mut R, buf: &mut [u8]) -> std::io::Result<usize> {
     let mut got = 0;
     while got < buf.len() {
         match file.read(&mut buf[got..]) {
@@ -114,7 +125,7 @@ fn read_up_to(file: &mut File, buf: &mut [u8]) -> std::io::Result<usize> {
     Ok(got)
 }
 
-fn unreadable(path: &Path, what: &str, e: &std::io::Error) -> AudioProbe {
+pub(crate) fn unreadable(path: &Path, what: &str, e: &std::io::Error) -> AudioProbe {
     AudioProbe::failed(Problem::error(
         ProblemCode::Unreadable,
         format!("cannot {what} {}: {e}", path.display()),
@@ -123,7 +134,7 @@ fn unreadable(path: &Path, what: &str, e: &std::io::Error) -> AudioProbe {
 
 /// Content-based routing: `(probe, where a decoder should read)`.
 fn inspect(path: &Path) -> (AudioProbe, Option<Route>) {
-    let mut file = match File::open(path) {
+    let file = match File::open(path) {
         Ok(f) => f,
         Err(e) => return (unreadable(path, "open", &e), None),
     };
@@ -131,6 +142,16 @@ fn inspect(path: &Path) -> (AudioProbe, Option<Route>) {
         Ok(m) => m.len(),
         Err(e) => return (unreadable(path, "read the size of", &e), None),
     };
+    inspect_input(file, len, path)
+}
+
+/// [`probe`] of `len` bytes of `input`, which `path` names (in messages, and by its extension).
+pub(crate) fn probe_input<R: Input>(input: R, len: u64, path: &Path) -> AudioProbe {
+    inspect_input(input, len, path).0
+}
+
+/// [`inspect`] of `len` bytes of `file`, which `path` names (in messages, and by its extension).
+fn inspect_input<R: Input>(mut file: R, len: u64, path: &Path) -> (AudioProbe, Option<Route>) {
     if len == 0 {
         return (
             AudioProbe::failed(Problem::error(ProblemCode::Empty, "the file is empty")),
@@ -138,6 +159,10 @@ fn inspect(path: &Path) -> (AudioProbe, Option<Route>) {
         );
     }
     let mut head = [0u8; 64];
+    // A duplicated file handle shares its position with the one it came from.
+    if let Err(e) = file.seek(std::io::SeekFrom::Start(0)) {
+        return (unreadable(path, "read", &e), None);
+    }
     let n = match read_up_to(&mut file, &mut head) {
         Ok(n) => n,
         Err(e) => return (unreadable(path, "read", &e), None),
@@ -174,7 +199,7 @@ fn inspect(path: &Path) -> (AudioProbe, Option<Route>) {
         );
     }
     // Raw MPEG audio, possibly behind ID3v2 tags or junk; anything else falls back to symphonia.
-    let fallback = match file.try_clone() {
+    let fallback = match file.duplicate() {
         Ok(f) => f,
         Err(e) => return io_failed(e),
     };
@@ -394,7 +419,7 @@ fn from_scan(scan: &mp3::Mp3Scan, container: &str, label: &str) -> AudioProbe {
 }
 
 /// RIFF/WAVE: PCM-like and ADPCM from the `fmt ` chunk, MPEG inside WAV with the frame walker.
-fn probe_wav(mut file: File, len: u64) -> std::io::Result<(AudioProbe, Option<Route>)> {
+fn probe_wav<R: Input>(mut file: R, len: u64) -> std::io::Result<(AudioProbe, Option<Route>)> {
     let layout = match wav::layout(&mut file, len)? {
         Ok(l) => l,
         Err(wav::Issue::NotWave) => {
@@ -721,6 +746,33 @@ mod tests {
             list_and(&["a".into(), "b".into(), "c".into()]),
             "a, b and c"
         );
+    }
+
+    #[test]
+    fn bytes_in_memory_are_probed_like_a_file() {
+        // Three 128 kb/s MPEG-1 Layer III frames (44.1 kHz, stereo), then a 160 kb/s one.
+        let frame = |index: u8| {
+            let mut f = vec![0xFF, 0xFB, index << 4, 0x04];
+            let len =
+                144 * [0, 0, 0, 0, 0, 0, 0, 0, 0, 128, 160][usize::from(index)] * 1000 / 44100;
+            f.resize(len, 0);
+            f
+        };
+        let mut mp3: Vec<u8> = [9, 9, 9].into_iter().flat_map(frame).collect();
+        let dir = tempfile::tempdir().expect("temp dir");
+        for (name, bytes) in [
+            ("cbr.mp3", mp3.clone()),
+            ("vbr.mp3", {
+                mp3.extend(frame(10));
+                mp3
+            }),
+        ] {
+            let path = dir.path().join(name);
+            std::fs::write(&path, &bytes).expect("write");
+            assert_eq!(probe_bytes(name, &bytes), probe(&path), "{name}");
+        }
+        let empty = probe_bytes("a.wav", &[]);
+        assert_eq!(empty.problems[0].code, ProblemCode::Empty);
     }
 
     #[test]

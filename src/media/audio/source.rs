@@ -1,22 +1,46 @@
 //! A byte range of a file seen as a whole file, so that symphonia can read the MP3 stream inside a
-//! WAV `data` chunk, or an MP3 stream behind an `ID3v2` tag it would not skip on its own.
+//! WAV `data` chunk, or an MP3 stream behind an `ID3v2` tag it would not skip on its own; and
+//! [`Input`], what the probe reads: an open file, or bytes already in memory.
 
 use std::fs::File;
-use std::io::{self, Read, Seek, SeekFrom};
+use std::io::{self, Cursor, Read, Seek, SeekFrom};
+use std::sync::Arc;
 
 use symphonia::core::io::MediaSource;
 
+/// What the audio probe reads: a file, or bytes in memory. The probe walks one handle while a
+/// decoder reads another, so an input can hand out a second, independent handle.
+pub(crate) trait Input: Read + Seek + Send + Sync + 'static {
+    /// Another handle on the same bytes (its position is not shared for memory; for a file it
+    /// is, and every reader seeks before it reads).
+    fn duplicate(&self) -> io::Result<Self>
+    where
+        Self: Sized;
+}
+
+impl Input for File {
+    fn duplicate(&self) -> io::Result<Self> {
+        self.try_clone()
+    }
+}
+
+impl Input for Cursor<Arc<[u8]>> {
+    fn duplicate(&self) -> io::Result<Self> {
+        Ok(Cursor::new(Arc::clone(self.get_ref())))
+    }
+}
+
 /// `[start, end)` of `file`, positioned at its own offset 0.
-pub(crate) struct RangeSource {
-    file: File,
+pub(crate) struct RangeSource<R> {
+    file: R,
     start: u64,
     end: u64,
     /// Position relative to `start`.
     pos: u64,
 }
 
-impl RangeSource {
-    pub fn new(mut file: File, start: u64, end: u64) -> io::Result<Self> {
+impl<R: Input> RangeSource<R> {
+    pub fn new(mut file: R, start: u64, end: u64) -> io::Result<Self> {
         file.seek(SeekFrom::Start(start))?;
         Ok(Self {
             file,
@@ -31,7 +55,7 @@ impl RangeSource {
     }
 }
 
-impl Read for RangeSource {
+impl<R: Input> Read for RangeSource<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let left = self.len().saturating_sub(self.pos);
         let n = buf.len().min(usize::try_from(left).unwrap_or(usize::MAX));
@@ -44,7 +68,7 @@ impl Read for RangeSource {
     }
 }
 
-impl Seek for RangeSource {
+impl<R: Input> Seek for RangeSource<R> {
     fn seek(&mut self, to: SeekFrom) -> io::Result<u64> {
         let target = match to {
             SeekFrom::Start(n) => Some(n),
@@ -64,7 +88,7 @@ impl Seek for RangeSource {
     }
 }
 
-impl MediaSource for RangeSource {
+impl<R: Input> MediaSource for RangeSource<R> {
     fn is_seekable(&self) -> bool {
         true
     }
