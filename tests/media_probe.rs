@@ -321,3 +321,45 @@ fn a_missing_file_or_a_directory_is_a_report_too() {
     let dir = probe(&fixtures().join("good/sub"));
     assert_eq!(codes(&dir), vec![ProblemCode::Unreadable], "{}", show(&dir));
 }
+
+/// `assetdrop probe --json` over the whole fixture folder: one report per file in the planner's
+/// order (reports are made on several threads and written as they come), each equal to what the
+/// library says of that file, and exit code 1 because bad files are among them.
+#[test]
+fn the_probe_command_reports_every_file_in_order() {
+    let root = fixtures();
+    let planned = assetdrop::upload::plan(std::slice::from_ref(&root));
+    assert!(
+        planned.files.len() > 20,
+        "fixtures: {}",
+        planned.files.len()
+    );
+    let out = std::process::Command::new(crate::support::hub::bin())
+        .args(["--json", "probe"])
+        .arg(&root)
+        .output()
+        .expect("run assetdrop probe");
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let reports: Vec<serde_json::Value> =
+        serde_json::from_slice(&out.stdout).expect("probe --json prints a JSON array");
+    assert_eq!(reports.len(), planned.files.len());
+    for (file, report) in planned.files.iter().zip(&reports) {
+        let expected = serde_json::to_value(probe(&file.path)).expect("report serialises");
+        assert_eq!(report, &expected, "{}", file.path.display());
+    }
+
+    // An empty folder is an empty array.
+    let empty = tempfile::tempdir().expect("tempdir");
+    let out = std::process::Command::new(crate::support::hub::bin())
+        .args(["--json", "probe"])
+        .arg(empty.path())
+        .output()
+        .expect("run assetdrop probe");
+    let reports: Vec<serde_json::Value> =
+        serde_json::from_slice(&out.stdout).expect("probe --json prints a JSON array");
+    assert!(
+        reports.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+}

@@ -147,6 +147,16 @@ pub enum TemplateError {
         /// The name it seems to start.
         name: String,
     },
+    /// A placeholder in an element the parser puts in the document's head (`<title>`, `<meta>`,
+    /// or `<style>`/`<script>` before any content): assets hold only the body, so the column
+    /// would never show.
+    #[error("<{element}> holds {{{{{placeholder}}}}}, but a <{element}> at the start of a template goes into the document's head, which assets do not include, so the column would never show; put the placeholder inside an element such as <div> or <p>")]
+    InHead {
+        /// The element.
+        element: String,
+        /// The column.
+        placeholder: String,
+    },
     /// A placeholder inside an element whose text is not HTML.
     #[error("<{element}> holds {{{{{placeholder}}}}}, but the text of <{element}> is not escaped HTML, so a cell could close it and inject markup; move the placeholder into an ordinary element")]
     RawText {
@@ -347,7 +357,21 @@ impl Template {
             unknown: Vec::new(),
             depth: 0,
         };
-        if let Some(body) = find_body(&dom.document) {
+        // A template that writes its own <html> or <head> puts things in the head on purpose
+        // (a whole document whose title is dropped, as the SDK drops it); one that does not has
+        // had the leading elements moved there by the parser, unseen by its author.
+        let lower = source.to_ascii_lowercase();
+        let own_head = lower.contains("<head") || lower.contains("<html");
+        if let Some((element, placeholder)) = (!own_head)
+            .then(|| head_placeholder(&dom.document, |n| compiler.is_column(n)))
+            .flatten()
+        {
+            return Err(TemplateError::InHead {
+                element,
+                placeholder,
+            });
+        }
+        if let Some(body) = document_part(&dom.document, "body") {
             // The body is walked like any element (its leading text counts), but only its
             // contents are output (item 10).
             let drop = leading_text(&body).is_some_and(|t| compiler.classification(&t).is_some());
@@ -638,20 +662,67 @@ fn escape_attribute(s: &str, out: &mut String) {
     out.push_str(&s[last..]);
 }
 
-fn find_body(document: &Handle) -> Option<Handle> {
+/// The `<html>` element's child called `name` (`head`, `body`).
+fn document_part(document: &Handle, name: &str) -> Option<Handle> {
     let html = document
         .children
         .borrow()
         .iter()
         .find(|n| matches!(&n.data, NodeData::Element { name, .. } if &*name.local == "html"))
         .cloned()?;
-    let body = html
+    let part = html
         .children
         .borrow()
         .iter()
-        .find(|n| matches!(&n.data, NodeData::Element { name, .. } if &*name.local == "body"))
+        .find(|n| matches!(&n.data, NodeData::Element { name: n, .. } if &*n.local == name))
         .cloned();
-    body
+    part
+}
+
+/// The first element of the document's `<head>` whose text or attributes hold a `{{column}}`
+/// (`is_column` tells columns from other names): the element and the column.
+fn head_placeholder(
+    document: &Handle,
+    is_column: impl Fn(&str) -> bool,
+) -> Option<(String, String)> {
+    let head = document_part(document, "head")?;
+    // An explicit stack, so a deep head cannot exhaust the call stack.
+    let mut stack: Vec<(Handle, String)> = head
+        .children
+        .borrow()
+        .iter()
+        .map(|c| (c.clone(), "head".to_owned()))
+        .collect();
+    while let Some((node, parent)) = stack.pop() {
+        let column = |text: &str| {
+            placeholders(text)
+                .into_iter()
+                .map(|(_, _, name)| name)
+                .find(|name| is_column(name))
+                .map(str::to_owned)
+        };
+        match &node.data {
+            NodeData::Text { contents } => {
+                if let Some(c) = column(&contents.borrow()) {
+                    return Some((parent, c));
+                }
+            }
+            NodeData::Element { name, attrs, .. } => {
+                let local = name.local.to_string();
+                if let Some(c) = attrs.borrow().iter().find_map(|a| column(&a.value)) {
+                    return Some((local, c));
+                }
+                stack.extend(
+                    node.children
+                        .borrow()
+                        .iter()
+                        .map(|c| (c.clone(), local.clone())),
+                );
+            }
+            _ => {}
+        }
+    }
+    None
 }
 
 /// `{{name}}` spans in `text`: name non-empty and without braces.

@@ -460,26 +460,84 @@ async fn probe(a: &ProbeArgs, json_out: bool) -> anyhow::Result<ExitCode> {
         audio: a.audio.into(),
     };
     let files: Vec<PathBuf> = planned.files.iter().map(|f| f.path.clone()).collect();
-    let reports = tokio::task::spawn_blocking(move || {
-        files
-            .iter()
-            .map(|p| media::probe_with(p, &config))
-            .collect::<Vec<_>>()
-    })
-    .await?;
-    let bad = reports.iter().any(|r| r.verdict == Verdict::Reject) || !planned.failed.is_empty();
-    if json_out {
-        println!("{}", serde_json::to_string_pretty(&reports)?);
+    let rejected = if json_out {
+        // Reports are written as they are made, in the files' order, so memory stays flat
+        // however many files there are.
+        tokio::task::spawn_blocking(move || -> std::io::Result<bool> {
+            let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+            let mut rejected = false;
+            let mut first = true;
+            out.write_all(b"[")?;
+            probe_in_order(&files, &config, |report| {
+                rejected |= report.verdict == Verdict::Reject;
+                let text = serde_json::to_string_pretty(&report).map_err(std::io::Error::other)?;
+                out.write_all(if first { b"\n  " } else { b",\n  " })?;
+                out.write_all(text.replace('\n', "\n  ").as_bytes())?;
+                first = false;
+                Ok(())
+            })?;
+            out.write_all(if first { b"]\n" } else { b"\n]\n" })?;
+            out.flush()?;
+            Ok(rejected)
+        })
+        .await??
     } else {
+        let reports = tokio::task::spawn_blocking(move || -> std::io::Result<Vec<_>> {
+            let mut reports = Vec::with_capacity(files.len());
+            probe_in_order(&files, &config, |r| {
+                reports.push(r);
+                Ok(())
+            })?;
+            Ok(reports)
+        })
+        .await??;
         print!("{}", render::probe_table(&reports));
-    }
+        reports.iter().any(|r| r.verdict == Verdict::Reject)
+    };
     for f in &planned.failed {
         eprintln!("error: {}", f.error.message);
     }
-    Ok(if bad {
+    Ok(if rejected || !planned.failed.is_empty() {
         ExitCode::from(1)
     } else {
         ExitCode::SUCCESS
+    })
+}
+
+/// Probes `files` on one thread per core and hands each report to `each` in the files' order.
+fn probe_in_order(
+    files: &[PathBuf],
+    config: &ProbeConfig,
+    mut each: impl FnMut(media::Report) -> std::io::Result<()>,
+) -> std::io::Result<()> {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let threads = std::thread::available_parallelism().map_or(2, usize::from);
+    let next = AtomicUsize::new(0);
+    // Reports that arrive ahead of a slower file wait in `waiting` until it is done.
+    let (tx, rx) = std::sync::mpsc::sync_channel::<(usize, media::Report)>(threads * 16);
+    std::thread::scope(|scope| {
+        for _ in 0..threads {
+            let tx = tx.clone();
+            let next = &next;
+            scope.spawn(move || loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                let Some(path) = files.get(i) else { break };
+                if tx.send((i, media::probe_with(path, config))).is_err() {
+                    break;
+                }
+            });
+        }
+        drop(tx);
+        let mut waiting = std::collections::BTreeMap::new();
+        let mut due = 0;
+        for (i, report) in rx {
+            waiting.insert(i, report);
+            while let Some(report) = waiting.remove(&due) {
+                each(report)?;
+                due += 1;
+            }
+        }
+        Ok(())
     })
 }
 
