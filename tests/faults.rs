@@ -5,7 +5,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufRead as _, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use assetdrop::upload::{self, CancellationToken, HubClient, RetryPolicy, UploadConfig};
@@ -13,29 +13,7 @@ use serde_json::Value;
 
 use crate::support::events::Recorder;
 use crate::support::fault_proxy::{Fault, FaultConfig, FaultProxy};
-use crate::support::hub::{bin, ServeProcess};
-
-/// Runs the CLI against `hub_url` with `--json` and returns its exit code and JSON output.
-fn cli_json(hub_url: &str, key: &str, args: &[&str]) -> (i32, Value) {
-    let out = Command::new(bin())
-        .args(["--hub", hub_url, "--api-key", key, "--json"])
-        .args(args)
-        .output()
-        .expect("run assetdrop");
-    parse(&out)
-}
-
-fn parse(out: &Output) -> (i32, Value) {
-    let code = out.status.code().expect("exit code");
-    let v = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!(
-            "stdout is not JSON ({e}): {}\nstderr: {}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        )
-    });
-    (code, v)
-}
+use crate::support::hub::{bin, cli_json_at as cli_json, json_output as parse, ServeProcess};
 
 fn create_project(hub_url: &str, key: &str, name: &str) -> String {
     let (code, p) = cli_json(hub_url, key, &["project", "create", name]);

@@ -407,15 +407,7 @@ fn the_corpus_is_large_and_every_input_is_listed() {
 
 #[test]
 fn files_are_probed_with_specific_problems() {
-    let mut failures = Vec::new();
-    for case in group_cases("files") {
-        let path = resolve(&case.input);
-        match guarded(&case.input, || run_file(&path)) {
-            Ok(outcome) => failures.extend(verdict(&case, &outcome)),
-            Err(e) => failures.push(e),
-        }
-    }
-    assert_all(&failures);
+    check_group("files", run_file);
 }
 
 #[test]
@@ -519,12 +511,12 @@ fn a_folder_of_bad_files_uploads_its_good_file_and_rejects_each_bad_one_by_name(
     assert_all(&failures);
 }
 
-#[test]
-fn cloud_lists_name_the_entry_line_and_field() {
+/// Runs every case of `group` through `run` and checks each outcome.
+fn check_group(group: &str, run: impl Fn(&Path) -> Outcome) {
     let mut failures = Vec::new();
-    for case in group_cases("cloud") {
+    for case in group_cases(group) {
         let path = resolve(&case.input);
-        match guarded(&case.input, || run_cloud(&path)) {
+        match guarded(&case.input, || run(&path)) {
             Ok(outcome) => failures.extend(verdict(&case, &outcome)),
             Err(e) => failures.push(e),
         }
@@ -533,16 +525,13 @@ fn cloud_lists_name_the_entry_line_and_field() {
 }
 
 #[test]
+fn cloud_lists_name_the_entry_line_and_field() {
+    check_group("cloud", run_cloud);
+}
+
+#[test]
 fn tables_name_the_line_and_column() {
-    let mut failures = Vec::new();
-    for case in group_cases("tables") {
-        let path = resolve(&case.input);
-        match guarded(&case.input, || run_table(&path)) {
-            Ok(outcome) => failures.extend(verdict(&case, &outcome)),
-            Err(e) => failures.push(e),
-        }
-    }
-    assert_all(&failures);
+    check_group("tables", run_table);
 }
 
 #[test]

@@ -21,18 +21,7 @@ fn cli(args: &[&str]) -> Output {
 }
 
 fn cli_json(hub: &ServeProcess, args: &[&str]) -> (i32, Value) {
-    let mut all = vec!["--hub", &hub.url, "--api-key", &hub.key, "--json"];
-    all.extend_from_slice(args);
-    let out = cli(&all);
-    let code = out.status.code().expect("exit code");
-    let v = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!(
-            "stdout is not JSON ({e}): {}\nstderr: {}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        )
-    });
-    (code, v)
+    crate::support::hub::cli_json_at(&hub.url, &hub.key, args)
 }
 
 fn files_under(root: &Path) -> BTreeMap<String, PathBuf> {

@@ -94,3 +94,27 @@ pub fn blob_file(root: &Path, url: &str, data: &str) -> PathBuf {
     }
     p
 }
+
+/// The exit code and the JSON document a CLI run printed (`--json`); panics with both streams
+/// when stdout is not JSON.
+pub fn json_output(out: &std::process::Output) -> (i32, serde_json::Value) {
+    let code = out.status.code().expect("exit code");
+    let v = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "stdout is not JSON ({e}): {}\nstderr: {}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    });
+    (code, v)
+}
+
+/// Runs the CLI with `--json` against the hub at `url` with `key`.
+pub fn cli_json_at(url: &str, key: &str, args: &[&str]) -> (i32, serde_json::Value) {
+    let out = Command::new(bin())
+        .args(["--hub", url, "--api-key", key, "--json"])
+        .args(args)
+        .output()
+        .expect("run assetdrop");
+    json_output(&out)
+}
