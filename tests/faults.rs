@@ -13,6 +13,7 @@ use serde_json::Value;
 
 use crate::support::events::Recorder;
 use crate::support::fault_proxy::{Fault, FaultConfig, FaultProxy};
+use crate::support::fixtures::write_numbered;
 use crate::support::hub::{bin, cli_json_at as cli_json, json_output as parse, ServeProcess};
 
 fn create_project(hub_url: &str, key: &str, name: &str) -> String {
@@ -67,21 +68,15 @@ impl Drop for HubBehindProxy {
 /// twentieth a few hundred KB, so a reset can land while a body is still on its way. Returns
 /// external ID → path.
 fn write_files(dir: &Path, prefix: &str, n: usize) -> BTreeMap<String, PathBuf> {
-    let mut files = BTreeMap::new();
-    for i in 0..n {
+    write_numbered(dir, n, |i| {
         let size = if i % 20 == 7 {
             200 * 1024 + i * 97
         } else {
             2 * 1024 + (i * 37) % 3000
         };
         let line = format!("{prefix} file {i}: nothing lost, nothing twice\n");
-        let body: Vec<u8> = line.bytes().cycle().take(size).collect();
-        let name = format!("{prefix}{i:04}.txt");
-        let path = dir.join(&name);
-        std::fs::write(&path, body).expect("write a file");
-        files.insert(name, path);
-    }
-    files
+        (format!("{prefix}{i:04}.txt"), line, size)
+    })
 }
 
 /// Checks the hub's catalog (read-only) and blobs: the project holds exactly one live asset per

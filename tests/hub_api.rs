@@ -68,6 +68,17 @@ async fn new_project(api: &Api) -> String {
     v["data"]["project"]["_id"].as_str().expect("id").to_owned()
 }
 
+/// Registers one uploaded blob `data` as an asset with `external_id`; asserts 201.
+async fn register_one(api: &Api, project: &str, data: &str, external_id: &str) {
+    let (s, v) = api
+        .post(
+            &format!("/v2/project/{project}/cloud"),
+            json!({"assets": [{"data": data, "externalId": external_id}]}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+}
+
 async fn upload_bytes(api: &Api, project: &str, name: &str, bytes: &[u8]) -> String {
     let (s, v) = api
         .get(&format!(
@@ -628,13 +639,7 @@ async fn a_registered_blob_cannot_be_overwritten() {
     assert_eq!(put("first").await.expect("put").status(), StatusCode::OK);
     assert_eq!(put("second").await.expect("put").status(), StatusCode::OK);
     let data = url.split('?').next().expect("base").to_owned();
-    let (s, _) = api
-        .post(
-            &format!("/v2/project/{project}/cloud"),
-            json!({"assets": [{"data": data, "externalId": "keep.txt"}]}),
-        )
-        .await;
-    assert_eq!(s, StatusCode::CREATED);
+    register_one(&api, &project, &data, "keep.txt").await;
     // After registration the bytes are the asset's: refused, and unchanged on disk.
     let resp = put("third").await.expect("put");
     assert_eq!(resp.status(), StatusCode::CONFLICT);
@@ -936,13 +941,7 @@ async fn assets_are_found_by_content() {
     let (_dir, hub, api) = setup(|_| {}).await;
     let project = new_project(&api).await;
     let data = upload_bytes(&api, &project, "x.txt", b"abc").await;
-    let (s, _) = api
-        .post(
-            &format!("/v2/project/{project}/cloud"),
-            json!({"assets": [{"data": data, "externalId": "x.txt"}]}),
-        )
-        .await;
-    assert_eq!(s, StatusCode::CREATED);
+    register_one(&api, &project, &data, "x.txt").await;
     let abc = blake3::hash(b"abc").to_hex().to_string();
     let other = blake3::hash(b"other").to_hex().to_string();
     let path = format!("/v2/project/{project}/assets/byContent");
@@ -1000,13 +999,7 @@ async fn start_up_cleaning_removes_partial_blobs_and_abandoned_uploads_only() {
     assert!(fail_message(&v).contains("'#'"), "{v}");
 
     let kept = upload_bytes(&api, &project, "kept.txt", b"registered").await;
-    let (s, _) = api
-        .post(
-            &format!("/v2/project/{project}/cloud"),
-            json!({"assets": [{"data": kept, "externalId": "kept.txt"}]}),
-        )
-        .await;
-    assert_eq!(s, StatusCode::CREATED);
+    register_one(&api, &project, &kept, "kept.txt").await;
     let orphan = upload_bytes(&api, &project, "orphan.txt", b"never registered").await;
     let (s, _) = api
         .get(&format!(

@@ -10,7 +10,7 @@ use assetdrop::upload::{self, CancellationToken, HubClient, UploadConfig, Upload
 use serde_json::Value;
 
 use crate::support::events::Recorder;
-use crate::support::fixtures::generated;
+use crate::support::fixtures::{generated, write_numbered};
 use crate::support::hub::{bin, blob_file, ServeProcess};
 
 fn cli(args: &[&str]) -> Output {
@@ -558,14 +558,9 @@ fn ten_kills_of_the_client_then_a_rerun_end_with_every_file_once() {
     let data = tempfile::tempdir().expect("tempdir");
     // More files than one registration request holds (500), so a kill can land between two.
     let n = 1200;
-    for i in 0..n {
-        let body: Vec<u8> = format!("file {i}\n")
-            .bytes()
-            .cycle()
-            .take(4 * 1024)
-            .collect();
-        std::fs::write(data.path().join(format!("f{i:04}.txt")), body).expect("write");
-    }
+    write_numbered(data.path(), n, |i| {
+        (format!("f{i:04}.txt"), format!("file {i}\n"), 4 * 1024)
+    });
     let folder = data.path().to_str().expect("utf8");
     let run = || {
         Command::new(bin())
@@ -669,14 +664,9 @@ fn killing_the_hub_mid_upload_leaves_a_consistent_catalog() {
     let project = p["_id"].as_str().expect("project id").to_owned();
     let data = tempfile::tempdir().expect("tempdir");
     let n = 300;
-    for i in 0..n {
-        let body: Vec<u8> = format!("blob {i}\n")
-            .bytes()
-            .cycle()
-            .take(256 * 1024)
-            .collect();
-        std::fs::write(data.path().join(format!("b{i:03}.bin")), body).expect("write");
-    }
+    write_numbered(data.path(), n, |i| {
+        (format!("b{i:03}.bin"), format!("blob {i}\n"), 256 * 1024)
+    });
     let folder = data.path().to_str().expect("utf8");
     let blobs = root.path().join("uploaded-data").join(&project);
     let mut client = Command::new(bin())

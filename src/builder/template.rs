@@ -693,14 +693,14 @@ fn head_placeholder(
         .iter()
         .map(|c| (c.clone(), "head".to_owned()))
         .collect();
+    let column = |text: &str| {
+        placeholders(text)
+            .into_iter()
+            .map(|(_, _, name)| name)
+            .find(|name| is_column(name))
+            .map(str::to_owned)
+    };
     while let Some((node, parent)) = stack.pop() {
-        let column = |text: &str| {
-            placeholders(text)
-                .into_iter()
-                .map(|(_, _, name)| name)
-                .find(|name| is_column(name))
-                .map(str::to_owned)
-        };
         match &node.data {
             NodeData::Text { contents } => {
                 if let Some(c) = column(&contents.borrow()) {

@@ -46,3 +46,21 @@ pub fn generated(script: &str) -> PathBuf {
     std::fs::rename(&tmp, &out).expect("move fixtures into place");
     out
 }
+
+/// Writes `n` files into `dir`; `file(i)` gives the name, a line of text and a size, and the file
+/// holds that line repeated up to the size. Returns name → path.
+pub fn write_numbered(
+    dir: &Path,
+    n: usize,
+    file: impl Fn(usize) -> (String, String, usize),
+) -> std::collections::BTreeMap<String, PathBuf> {
+    (0..n)
+        .map(|i| {
+            let (name, line, size) = file(i);
+            let body: Vec<u8> = line.bytes().cycle().take(size).collect();
+            let path = dir.join(&name);
+            std::fs::write(&path, body).unwrap_or_else(|e| panic!("write {}: {e}", path.display()));
+            (name, path)
+        })
+        .collect()
+}
