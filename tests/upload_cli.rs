@@ -736,3 +736,35 @@ fn killing_the_hub_mid_upload_leaves_a_consistent_catalog() {
         .collect();
     assert_eq!((all.len(), ids.len()), (n, n));
 }
+
+#[tokio::test]
+async fn the_same_content_twice_in_one_upload_is_two_assets_however_the_files_are_grouped() {
+    let data = tempfile::tempdir().expect("tempdir");
+    let files = write_numbered(data.path(), 300, |i| {
+        (format!("f{i:03}.txt"), format!("file {i}\n"), 64)
+    });
+    // The last file holds the first one's bytes. With one upload at a time and each file
+    // registered as it is done, the first is in the project before the contents of the last
+    // group of files are looked up.
+    std::fs::copy(&files["f000.txt"], &files["f299.txt"]).expect("copy");
+    let root = tempfile::tempdir().expect("tempdir");
+    let hub = crate::support::hub::in_process(assetdrop::hub::HubConfig {
+        api_key: Some("k".into()),
+        ..assetdrop::hub::HubConfig::new(root.path())
+    })
+    .await;
+    let client = HubClient::new(&hub.url, &hub.api_key).expect("client");
+    let project = client.create_project("Twice", "").await.expect("project");
+    let mut config = UploadConfig::new(project.id.clone());
+    config.concurrency = 1;
+    config.register_chunk = 1;
+    let paths = [data.path().to_path_buf()];
+    let (rec, cancel) = (Recorder::default(), CancellationToken::new());
+    let run = || upload::upload(&client, &paths, &config, &rec, &cancel);
+    let summary = run().await.expect("upload");
+    assert!(summary.skipped.is_empty(), "{:?}", summary.skipped);
+    assert_eq!(summary.uploaded.len(), 300);
+    // Sent again, both are in the project already.
+    let again = run().await.expect("upload again");
+    assert_eq!((again.uploaded.len(), again.skipped.len()), (0, 300));
+}

@@ -6,6 +6,7 @@
 mod client;
 mod journal;
 
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -400,6 +401,9 @@ struct Run<'a> {
     sink: &'a dyn EventSink<UploadEvent>,
     overall: Arc<AtomicU64>,
     summary: Mutex<UploadSummary>,
+    /// Contents this run is sending. The hub then knows them, but not from before the run: a
+    /// second file with one of them (checked in a later group) is not skipped for it.
+    ours: Mutex<HashSet<blake3::Hash>>,
 }
 
 impl Run<'_> {
@@ -419,12 +423,27 @@ impl Run<'_> {
         if !self.config.skip_existing {
             return batch;
         }
-        let hashes: Vec<String> = batch.iter().filter_map(|r| r.hash.clone()).collect();
-        let known = self
-            .client
-            .assets_by_content(&self.config.project, &hashes)
-            .await
-            .unwrap_or_default();
+        let ours = |h: &str| {
+            blake3::Hash::from_hex(h).is_ok_and(|h| {
+                self.ours
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .contains(&h)
+            })
+        };
+        let hashes: Vec<String> = batch
+            .iter()
+            .filter_map(|r| r.hash.clone())
+            .filter(|h| !ours(h))
+            .collect();
+        let known = if hashes.is_empty() {
+            HashMap::new()
+        } else {
+            self.client
+                .assets_by_content(&self.config.project, &hashes)
+                .await
+                .unwrap_or_default()
+        };
         let mut keep = Vec::with_capacity(batch.len());
         for ready in batch {
             let Some(h) = ready.hash.clone() else {
@@ -437,6 +456,12 @@ impl Run<'_> {
                     format!("already in the project as {ext:?} (same content)"),
                 );
                 continue;
+            }
+            if let Ok(h) = blake3::Hash::from_hex(&h) {
+                self.ours
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .insert(h);
             }
             keep.push(ready);
         }
@@ -713,6 +738,7 @@ pub async fn upload_plan(
         sink,
         overall: Arc::new(AtomicU64::new(0)),
         summary: Mutex::new(UploadSummary::default()),
+        ours: Mutex::new(HashSet::new()),
     };
     for s in planned.skipped {
         sink.send(UploadEvent::Skipped {
