@@ -372,3 +372,91 @@ fn requests_stalled_past_the_clients_timeout_are_sent_again_and_the_late_ones_ch
         "{tally}"
     );
 }
+
+#[test]
+fn creations_and_deletions_whose_answers_are_lost_take_effect_once() {
+    let root = tempfile::tempdir().expect("tempdir");
+    // Answers lost after the hub acted: a quarter of the answers cut off part-way, and stalls,
+    // half of them past the client's 1 s timeout. Each such call is sent again.
+    let mut config = FaultConfig::none(0x1de_4907);
+    config.reset_mid_response = 0.25;
+    config.stall = 0.20;
+    config.stall_for = Duration::from_millis(200);
+    config.long_stall_share = 0.5;
+    config.long_stall_for = Duration::from_secs(2);
+    let proxy = FaultProxy::bind(config);
+    let key = "k-once";
+    let hub = HubBehindProxy::start(root.path(), key, &proxy.url);
+    proxy.forward_to(&hub.url);
+    let client = HubClient::new(&proxy.url, key)
+        .expect("client")
+        .with_timeouts(Duration::from_secs(5), Duration::from_secs(1))
+        .expect("timeouts")
+        .with_retry(RetryPolicy {
+            max_retries: 8,
+            base: Duration::from_millis(20),
+            max: Duration::from_millis(500),
+        });
+    let direct = HubClient::new(&hub.url, key).expect("client");
+    let names: Vec<String> = (0..25).map(|i| format!("P{i:02}")).collect();
+    let template = serde_json::json!({
+        "name": "t", "description": "", "template": "<p>{{a}}</p>", "batchColumn": "",
+        "selectedExternalId": "a", "dataConfig": {"a": {"type": "text", "includeInExport": true}}
+    });
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    rt.block_on(async {
+        let mut storages = Vec::new();
+        for name in &names {
+            let project = client
+                .create_project(name, "")
+                .await
+                .expect("create project");
+            client
+                .save_template(&project.id, &template)
+                .await
+                .expect("save template");
+            let storage = client
+                .create_storage(&serde_json::json!({
+                    "name": format!("s-{name}"), "type": "gcs", "bucket": "b",
+                    "credentials": {"private_key": "k"}
+                }))
+                .await
+                .expect("create storage (a repeat must not meet its own name)");
+            storages.push(storage.id);
+        }
+        for id in &storages {
+            client
+                .delete_storage(id)
+                .await
+                .expect("delete storage (a repeat must not find it gone)");
+        }
+    });
+    // Let the requests still held reach the hub before looking.
+    assert!(
+        proxy.wait_idle(Duration::from_secs(10)),
+        "{}",
+        proxy.tally()
+    );
+    rt.block_on(async {
+        let page = direct.list_projects(1, 1000).await.expect("list");
+        let mut seen: Vec<String> = page.items.iter().map(|p| p.name.clone()).collect();
+        seen.sort();
+        assert_eq!(seen, names, "every project exactly once");
+        for p in &page.items {
+            let full = direct.project(&p.id).await.expect("project");
+            assert_eq!(
+                full.asset_builder_templates.len(),
+                1,
+                "{}: {full:?}",
+                p.name
+            );
+        }
+        assert_eq!(direct.list_storages().await.expect("storages"), vec![]);
+    });
+    let tally = proxy.tally();
+    eprintln!("{tally}");
+    assert!(
+        tally.of(Fault::ResetMidResponse) >= 8 && tally.long_stalls >= 4,
+        "too few lost answers to show anything: {tally}"
+    );
+}

@@ -31,6 +31,28 @@ impl Api {
         let v = resp.json::<Value>().await.unwrap_or(Value::Null);
         (status, v)
     }
+    /// Sends with an `Idempotency-Key`; also says whether the answer was a kept one.
+    async fn keyed(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+        key: &str,
+    ) -> (StatusCode, Value, bool) {
+        let mut req = self
+            .http
+            .request(method, format!("{}{path}", self.url))
+            .header("apikey", &self.key)
+            .header("Idempotency-Key", key);
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let resp = req.send().await.expect("send");
+        let status = resp.status();
+        let replayed = resp.headers().get("idempotent-replayed").is_some();
+        let v = resp.json::<Value>().await.unwrap_or(Value::Null);
+        (status, v, replayed)
+    }
     async fn get(&self, path: &str) -> (StatusCode, Value) {
         self.call(reqwest::Method::GET, path, None).await
     }
@@ -1033,4 +1055,140 @@ async fn start_up_cleaning_removes_partial_blobs_and_abandoned_uploads_only() {
     let kept_file = blob_file(dir.path(), &first_url, &kept);
     assert_eq!(std::fs::read(kept_file).expect("kept blob"), b"registered");
     last.shutdown().await.expect("shutdown");
+}
+
+/// The names of every project, oldest first (the hub lists the newest first).
+async fn project_names(api: &Api) -> Vec<String> {
+    let (s, v) = api.get("/v2/listProjects?page=1&limit=1000").await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    v["data"]["projects"]
+        .as_array()
+        .expect("projects")
+        .iter()
+        .rev()
+        .map(|p| p["name"].as_str().expect("name").to_owned())
+        .collect()
+}
+
+#[tokio::test]
+async fn a_repeat_with_the_same_idempotency_key_gets_the_first_answer_and_changes_nothing() {
+    use reqwest::Method;
+    let (dir, hub, api) = setup(|_| {}).await;
+    let once = json!({"name": "Once", "description": "d"});
+    let (s, first, replayed) = api
+        .keyed(Method::POST, "/v2/project", Some(once.clone()), "op-1")
+        .await;
+    assert_eq!((s, replayed), (StatusCode::CREATED, false), "{first}");
+    let (s, again, replayed) = api
+        .keyed(Method::POST, "/v2/project", Some(once.clone()), "op-1")
+        .await;
+    assert_eq!((s, replayed), (StatusCode::CREATED, true), "{again}");
+    assert_eq!(again, first, "the kept answer, byte for byte");
+
+    // Repeats racing each other: one runs, the others wait for it and get its answer.
+    let racing = json!({"name": "Raced"});
+    let answers = futures::future::join_all(
+        (0..8).map(|_| api.keyed(Method::POST, "/v2/project", Some(racing.clone()), "op-2")),
+    )
+    .await;
+    let ids: std::collections::BTreeSet<_> = answers
+        .iter()
+        .map(|(s, v, _)| {
+            assert_eq!(*s, StatusCode::CREATED, "{v}");
+            v["data"]["project"]["_id"].to_string()
+        })
+        .collect();
+    assert_eq!(ids.len(), 1, "{answers:?}");
+    assert_eq!(answers.iter().filter(|a| !a.2).count(), 1, "one ran");
+
+    // Without a key, a repeat is a new request (as the official SDK sends them).
+    api.post("/v2/project", json!({"name": "Unkeyed"})).await;
+    api.post("/v2/project", json!({"name": "Unkeyed"})).await;
+    assert_eq!(
+        project_names(&api).await,
+        ["Once", "Raced", "Unkeyed", "Unkeyed"]
+    );
+
+    // The same key for another request is refused, whatever differs.
+    for (method, path, body) in [
+        (Method::POST, "/v2/project", Some(json!({"name": "Other"}))),
+        (Method::POST, "/v2/project?x=1", Some(once.clone())),
+        (Method::POST, "/v2/storages", Some(once.clone())),
+    ] {
+        let (s, v, _) = api.keyed(method, path, body, "op-1").await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{path}: {v}");
+        assert!(fail_message(&v).contains("different request"), "{v}");
+    }
+    // A refused request is not kept: fixed and sent again with its key, it runs.
+    let (s, v, _) = api
+        .keyed(
+            Method::POST,
+            "/v2/project",
+            Some(json!({"nam": "x"})),
+            "op-3",
+        )
+        .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{v}");
+    let (s, v, replayed) = api
+        .keyed(
+            Method::POST,
+            "/v2/project",
+            Some(json!({"name": "Fixed"})),
+            "op-3",
+        )
+        .await;
+    assert_eq!((s, replayed), (StatusCode::CREATED, false), "{v}");
+    // Keys that are not 1 to 255 visible ASCII characters.
+    for bad in [String::new(), "a b".into(), "k".repeat(256)] {
+        let (s, v, _) = api
+            .keyed(Method::POST, "/v2/project", Some(once.clone()), &bad)
+            .await;
+        assert_eq!(s, StatusCode::BAD_REQUEST, "{bad:?}: {v}");
+        assert!(fail_message(&v).contains("Idempotency-Key"), "{v}");
+    }
+    // Reads ignore the header.
+    let (s, v, replayed) = api
+        .keyed(Method::GET, "/v2/listProjects", None, "op-1")
+        .await;
+    assert_eq!((s, replayed), (StatusCode::OK, false), "{v}");
+
+    // A deletion repeated with its key answers as the first did instead of 404.
+    let (_, made) = api
+        .post("/v2/storages", json!({"name": "gone", "type": "gcs", "bucket": "b", "credentials": {"private_key": "k"}}))
+        .await;
+    let storage = made["data"]["storage"]["_id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    let path = format!("/v2/storages/{storage}");
+    let (s1, d1, _) = api.keyed(Method::DELETE, &path, None, "del-1").await;
+    let (s2, d2, replayed) = api.keyed(Method::DELETE, &path, None, "del-1").await;
+    assert_eq!(
+        (s1, s2, replayed),
+        (StatusCode::OK, StatusCode::OK, true),
+        "{d1} {d2}"
+    );
+    assert_eq!(d1, d2);
+    let (s, _, _) = api.keyed(Method::DELETE, &path, None, "del-2").await;
+    assert_eq!(s, StatusCode::NOT_FOUND, "a new key is a new deletion");
+
+    // Kept across a restart of the hub.
+    hub.shutdown().await.expect("shutdown");
+    let mut config = HubConfig::new(dir.path());
+    config.api_key = Some("test-key".into());
+    let hub = in_process(config).await;
+    let api = Api {
+        url: hub.url.clone(),
+        key: hub.api_key.clone(),
+        http: Client::new(),
+    };
+    let (s, after, replayed) = api
+        .keyed(Method::POST, "/v2/project", Some(once), "op-1")
+        .await;
+    assert_eq!((s, replayed), (StatusCode::CREATED, true), "{after}");
+    assert_eq!(after, first);
+    assert_eq!(
+        project_names(&api).await,
+        ["Once", "Raced", "Unkeyed", "Unkeyed", "Fixed"]
+    );
 }

@@ -196,6 +196,7 @@ pub(crate) fn router(state: Shared) -> Router {
         .route("/v2/storages/", get(list_storages).post(create_storage))
         .route("/v2/storages/{id}", get(get_storage).delete(delete_storage))
         .route("/v2/storages/{id}/files", get(list_storage_files))
+        .route_layer(middleware::from_fn_with_state(state.clone(), idempotent))
         .route_layer(middleware::from_fn_with_state(state.clone(), require_key))
         .layer(DefaultBodyLimit::max(state.config.max_json_bytes));
     let blobs = Router::new()
@@ -237,6 +238,177 @@ async fn require_key(
         return ApiError::new(StatusCode::UNAUTHORIZED, "Invalid API KEY").into_response();
     }
     next.run(req).await
+}
+
+// ---- idempotency keys ---------------------------------------------------------------------
+
+/// One async lock per idempotency key being served. An entry lives while someone holds or waits
+/// for its lock.
+#[derive(Default)]
+pub(crate) struct KeyLocks(
+    std::sync::Mutex<std::collections::HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+);
+
+impl KeyLocks {
+    fn map(
+        &self,
+    ) -> std::sync::MutexGuard<'_, std::collections::HashMap<String, Arc<tokio::sync::Mutex<()>>>>
+    {
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn get(&self, key: &str) -> Arc<tokio::sync::Mutex<()>> {
+        self.map().entry(key.to_owned()).or_default().clone()
+    }
+
+    /// Drops the entry of `key` when `lock` (taken from it) is the last user. Every clone is
+    /// made under the map's lock, so the count cannot grow meanwhile.
+    fn release(&self, key: &str, lock: &Arc<tokio::sync::Mutex<()>>) {
+        let mut map = self.map();
+        if Arc::strong_count(lock) == 2 {
+            map.remove(key);
+        }
+    }
+}
+
+/// The header a client sends to make a POST or DELETE safe to repeat (as in the IETF draft
+/// "The Idempotency-Key HTTP Header Field").
+const IDEMPOTENCY_KEY: &str = "idempotency-key";
+/// Set on an answer that is a kept one sent again.
+const REPLAYED: &str = "idempotent-replayed";
+
+/// Makes POST and DELETE calls that carry an `Idempotency-Key` safe to repeat: the first
+/// successful answer for a key is kept (a day) and sent again, unchanged, for a repeat of the
+/// same request (method, path, query and body), without running it twice. A client whose answer
+/// was lost (a reset, a timeout) can therefore send a project creation, a template or a storage
+/// integration again without making a second one. A repeat that arrives while the first is
+/// still running waits for it. The same key with a different request is refused (422). Answers
+/// other than 2xx are not kept: the request runs again when repeated.
+async fn idempotent(AxState(st): AxState<Shared>, req: Request, next: Next) -> Response {
+    if !matches!(*req.method(), Method::POST | Method::DELETE) {
+        return next.run(req).await;
+    }
+    let Some(key) = req.headers().get(IDEMPOTENCY_KEY) else {
+        return next.run(req).await;
+    };
+    let key = match key.to_str() {
+        Ok(k) if (1..=255).contains(&k.len()) && k.bytes().all(|b| b.is_ascii_graphic()) => {
+            k.to_owned()
+        }
+        _ => {
+            return ApiError::bad(
+                "the Idempotency-Key header must be 1 to 255 visible ASCII characters, \
+                 e.g. a random UUID made once per operation",
+            )
+            .into_response()
+        }
+    };
+    let (parts, body) = req.into_parts();
+    let bytes = match Bytes::from_request(Request::from_parts(parts.clone(), body), &()).await {
+        Ok(b) => b,
+        Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+            return ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "the request body is too large; send fewer assets per request",
+            )
+            .into_response()
+        }
+        Err(e) => {
+            return ApiError::bad(format!("cannot read the request body: {e}")).into_response()
+        }
+    };
+    let mut hasher = blake3::Hasher::new();
+    hasher.update(parts.method.as_str().as_bytes());
+    hasher.update(b" ");
+    hasher.update(
+        parts
+            .uri
+            .path_and_query()
+            .map_or(parts.uri.path(), |p| p.as_str())
+            .as_bytes(),
+    );
+    hasher.update(b"\n");
+    hasher.update(&bytes);
+    let fingerprint = hasher.finalize().to_hex().to_string();
+
+    // On a task of its own, so a client that goes away mid-request cannot cut it between
+    // acting and keeping the answer: its repeat must find the answer kept.
+    let req = Request::from_parts(parts, Body::from(bytes));
+    tokio::spawn(async move {
+        let lock = st.key_locks.get(&key);
+        let answer = {
+            let _held = lock.lock().await;
+            run_once(&st, &key, fingerprint, req, next).await
+        };
+        st.key_locks.release(&key, &lock);
+        answer
+    })
+    .await
+    .unwrap_or_else(|e| ApiError::internal("a request with an idempotency key", &e).into_response())
+}
+
+/// Under the key's lock: the kept answer, or the request run and its answer kept.
+async fn run_once(
+    st: &Shared,
+    key: &str,
+    fingerprint: String,
+    req: Request,
+    next: Next,
+) -> Response {
+    let catalog = st.catalog.clone();
+    let k = key.to_owned();
+    match blocking(move || catalog.kept_reply(&k)).await {
+        Ok(Some(kept)) if kept.fingerprint == fingerprint => {
+            let status = StatusCode::from_u16(kept.status).unwrap_or(StatusCode::OK);
+            return (
+                status,
+                [
+                    (header::CONTENT_TYPE, "application/json"),
+                    (header::HeaderName::from_static(REPLAYED), "true"),
+                ],
+                kept.body,
+            )
+                .into_response();
+        }
+        Ok(Some(_)) => {
+            return ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                format!(
+                    "the Idempotency-Key {key:?} was used for a different request; \
+                     make a new key for each new operation"
+                ),
+            )
+            .into_response()
+        }
+        Ok(None) => {}
+        Err(e) => return e.into_response(),
+    }
+    let answer = next.run(req).await;
+    if !answer.status().is_success() {
+        return answer;
+    }
+    let (parts, body) = answer.into_parts();
+    let body = match axum::body::to_bytes(body, usize::MAX).await {
+        Ok(b) => b,
+        Err(e) => return ApiError::internal("reading an answer to keep", &e).into_response(),
+    };
+    let kept = super::catalog::KeptReply {
+        fingerprint,
+        status: parts.status.as_u16(),
+        body: body.to_vec(),
+    };
+    let catalog = st.catalog.clone();
+    let k = key.to_owned();
+    if let Err(e) = blocking(move || catalog.keep_reply(&k, &kept)).await {
+        // The request took effect; its answer goes out even if it could not be kept.
+        tracing::error!(
+            "keeping the answer for idempotency key {key:?}: {}",
+            e.message
+        );
+    }
+    Response::from_parts(parts, Body::from(body))
 }
 
 // ---- projects and batches -------------------------------------------------------------------

@@ -298,6 +298,18 @@ pub struct Reservation {
     pub registered: bool,
 }
 
+/// The answer kept for a request sent with an `Idempotency-Key`, to be sent again when the same
+/// request comes again with that key (a client whose first answer was lost).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeptReply {
+    /// A digest of the method, path and body: the key is for this request only.
+    pub fingerprint: String,
+    /// The HTTP status.
+    pub status: u16,
+    /// The body as sent.
+    pub body: Vec<u8>,
+}
+
 /// The catalog operations the hub needs. Implementations are synchronous; the HTTP layer calls
 /// them on blocking threads.
 pub trait Catalog: Send + Sync {
@@ -376,6 +388,12 @@ pub trait Catalog: Send + Sync {
     /// Removes a storage integration; `NotFound` if unknown, `Conflict` while live assets or
     /// templates refer to it (they would lose access to their files).
     fn delete_storage(&self, id: &str) -> Result<Storage>;
+    /// The reply kept for an idempotency key, if any.
+    fn kept_reply(&self, key: &str) -> Result<Option<KeptReply>>;
+    /// Keeps a reply for an idempotency key (replacing none: the first one stays).
+    fn keep_reply(&self, key: &str, reply: &KeptReply) -> Result<()>;
+    /// Forgets replies kept before `before` (RFC 3339, UTC); returns how many.
+    fn forget_replies(&self, before: &str) -> Result<u64>;
 }
 
 fn now_rfc3339() -> String {
@@ -421,6 +439,10 @@ CREATE TABLE IF NOT EXISTS storages (
 CREATE TABLE IF NOT EXISTS templates (
     id TEXT PRIMARY KEY, project TEXT NOT NULL REFERENCES projects(id), body TEXT NOT NULL,
     seq INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS replies (
+    key TEXT PRIMARY KEY, fingerprint TEXT NOT NULL, status INTEGER NOT NULL, body BLOB NOT NULL,
+    created TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS replies_created ON replies(created);
 CREATE TABLE IF NOT EXISTS reservations (
     key TEXT PRIMARY KEY, project TEXT NOT NULL, size INTEGER, content_hash TEXT, kind TEXT,
     created TEXT NOT NULL);
@@ -1178,11 +1200,71 @@ impl Catalog for SqliteCatalog {
         tx.commit()?;
         Ok(found)
     }
+
+    fn kept_reply(&self, key: &str) -> Result<Option<KeptReply>> {
+        Ok(self
+            .conn()
+            .query_row(
+                "SELECT fingerprint, status, body FROM replies WHERE key = ?1",
+                [key],
+                |r| {
+                    Ok(KeptReply {
+                        fingerprint: r.get(0)?,
+                        status: r.get(1)?,
+                        body: r.get(2)?,
+                    })
+                },
+            )
+            .optional()?)
+    }
+
+    fn keep_reply(&self, key: &str, reply: &KeptReply) -> Result<()> {
+        self.conn().execute(
+            "INSERT OR IGNORE INTO replies (key, fingerprint, status, body, created)
+             VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![
+                key,
+                reply.fingerprint,
+                reply.status,
+                reply.body,
+                now_rfc3339()
+            ],
+        )?;
+        Ok(())
+    }
+
+    fn forget_replies(&self, before: &str) -> Result<u64> {
+        Ok(self
+            .conn()
+            .execute("DELETE FROM replies WHERE created < ?1", [before])? as u64)
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_kept_reply_is_the_first_one_until_it_is_forgotten() {
+        let c = SqliteCatalog::in_memory().expect("open");
+        assert_eq!(c.kept_reply("k").expect("look up"), None);
+        let first = KeptReply {
+            fingerprint: "f1".into(),
+            status: 201,
+            body: b"{\"a\":1}".to_vec(),
+        };
+        c.keep_reply("k", &first).expect("keep");
+        let second = KeptReply {
+            fingerprint: "f2".into(),
+            status: 200,
+            body: b"{}".to_vec(),
+        };
+        c.keep_reply("k", &second).expect("keep again");
+        assert_eq!(c.kept_reply("k").expect("look up"), Some(first));
+        assert_eq!(c.forget_replies("2000-01-01T00:00:00Z").expect("forget"), 0);
+        assert_eq!(c.forget_replies("9999-01-01T00:00:00Z").expect("forget"), 1);
+        assert_eq!(c.kept_reply("k").expect("look up"), None);
+    }
 
     #[test]
     fn projects_batches_assets_round_trip() {

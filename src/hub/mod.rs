@@ -27,6 +27,9 @@ pub const DEFAULT_MAX_UPLOAD_BYTES: u64 = 64 << 30;
 pub const DEFAULT_MAX_JSON_BYTES: usize = 64 << 20;
 /// How long signed URLs stay valid by default (Ango uses 120,000 s for export links).
 pub const DEFAULT_URL_TTL_SECS: u64 = 120_000;
+/// How long the hub keeps the answer to a request sent with an `Idempotency-Key` (a day): a
+/// client that lost the answer and sends the request again within that time gets it again.
+pub const REPLIES_KEPT_SECS: u64 = 24 * 60 * 60;
 /// Default age after which an unregistered upload counts as abandoned: two URL lifetimes, so a
 /// client can still register what it uploaded with a URL handed out just before.
 pub const DEFAULT_ABANDONED_AFTER_SECS: u64 = 2 * DEFAULT_URL_TTL_SECS;
@@ -81,6 +84,8 @@ pub(crate) struct State {
     pub config: HubConfig,
     /// Bucket clients of the storage integrations in use.
     pub clients: storage::Clients,
+    /// One lock per idempotency key in use, so a request and its repeat never run side by side.
+    pub key_locks: api::KeyLocks,
 }
 
 /// A hub serving on a socket; dropping it does not stop it, [`RunningHub::shutdown`] does.
@@ -219,6 +224,7 @@ pub async fn start(config: HubConfig, listen: SocketAddr) -> Result<RunningHub, 
         base_url: url.clone(),
         config,
         clients: storage::Clients::default(),
+        key_locks: api::KeyLocks::default(),
     });
     let app = api::router(state);
     let (tx, mut rx) = tokio::sync::watch::channel(false);
@@ -284,12 +290,7 @@ fn clean(
             }
         }
     }
-    let cutoff = time::OffsetDateTime::now_utc()
-        - time::Duration::seconds(i64::try_from(grace_secs).unwrap_or(i64::MAX / 2));
-    let before = cutoff
-        .format(&time::format_description::well_known::Rfc3339)
-        .map_err(|e| Box::new(e) as Box<dyn std::error::Error + Send + Sync>)?;
-    let abandoned = catalog.abandoned_reservations(&before)?;
+    let abandoned = catalog.abandoned_reservations(&ago(grace_secs)?)?;
     for key in &abandoned {
         match fs_err::remove_file(root.join(key)) {
             Ok(()) => {}
@@ -298,7 +299,18 @@ fn clean(
         }
     }
     done.abandoned_uploads = catalog.remove_reservations(&abandoned)?;
+    catalog.forget_replies(&ago(REPLIES_KEPT_SECS)?)?;
     Ok(done)
+}
+
+/// The time `secs` seconds ago, RFC 3339 UTC, as the catalog stores times.
+fn ago(secs: u64) -> Result<String, Box<dyn std::error::Error + Send + Sync>> {
+    let then = time::OffsetDateTime::now_utc()
+        .checked_sub(time::Duration::seconds(
+            i64::try_from(secs).unwrap_or(i64::MAX),
+        ))
+        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
+    Ok(then.format(&time::format_description::well_known::Rfc3339)?)
 }
 
 fn load_or_create_key(file: &Path) -> std::io::Result<(String, bool)> {

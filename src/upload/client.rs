@@ -258,12 +258,36 @@ impl HubClient {
         self.retry
     }
 
-    /// Sends one v2 call with retries and returns its `data`.
+    /// Sends one v2 call with retries and returns its `data`. For calls that are safe to repeat
+    /// as they are (reads, reservations, registrations by upload ID, batches by name).
     async fn call(
         &self,
         method: Method,
         path_and_query: &str,
         body: Option<&Value>,
+    ) -> Result<Value, Error> {
+        self.send(method, path_and_query, body, None).await
+    }
+
+    /// Sends a call that must take effect once (a creation, a deletion) with a new
+    /// `Idempotency-Key`, the same on every retry: when an answer is lost and the call is sent
+    /// again, the hub answers the repeat with the first answer instead of running it twice.
+    async fn call_once(
+        &self,
+        method: Method,
+        path_and_query: &str,
+        body: Option<&Value>,
+    ) -> Result<Value, Error> {
+        let key = hex::encode(rand::random::<[u8; 16]>());
+        self.send(method, path_and_query, body, Some(&key)).await
+    }
+
+    async fn send(
+        &self,
+        method: Method,
+        path_and_query: &str,
+        body: Option<&Value>,
+        idempotency_key: Option<&str>,
     ) -> Result<Value, Error> {
         let url = format!("{}{path_and_query}", self.base);
         let what = format!(
@@ -276,6 +300,9 @@ impl HubClient {
                 .http
                 .request(method.clone(), &url)
                 .header("apikey", &self.key);
+            if let Some(k) = idempotency_key {
+                req = req.header("Idempotency-Key", k);
+            }
             if let Some(b) = body {
                 req = req.json(b);
             }
@@ -354,7 +381,7 @@ impl HubClient {
         description: &str,
     ) -> Result<ProjectInfo, Error> {
         let data = self
-            .call(
+            .call_once(
                 Method::POST,
                 "/v2/project",
                 Some(&json!({"name": name, "description": description})),
@@ -436,7 +463,7 @@ impl HubClient {
     /// its `_id`.
     pub async fn save_template(&self, project: &str, template: &Value) -> Result<Value, Error> {
         let data = self
-            .call(
+            .call_once(
                 Method::POST,
                 &format!("/v2/project/{}/assetBuilderTemplates", enc(project)),
                 Some(template),
@@ -650,7 +677,9 @@ impl HubClient {
     /// Registers a storage integration. `body` is either of the hub's accepted shapes; the
     /// credentials in it are sent once and never come back.
     pub async fn create_storage(&self, body: &Value) -> Result<StorageInfo, Error> {
-        let data = self.call(Method::POST, "/v2/storages", Some(body)).await?;
+        let data = self
+            .call_once(Method::POST, "/v2/storages", Some(body))
+            .await?;
         Self::field(&data, "storage", "create storage")
     }
 
@@ -663,7 +692,7 @@ impl HubClient {
     /// Removes a storage integration (refused while assets use it).
     pub async fn delete_storage(&self, id: &str) -> Result<StorageInfo, Error> {
         let data = self
-            .call(Method::DELETE, &format!("/v2/storages/{}", enc(id)), None)
+            .call_once(Method::DELETE, &format!("/v2/storages/{}", enc(id)), None)
             .await?;
         Self::field(&data, "storage", "delete storage")
     }
