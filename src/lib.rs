@@ -50,6 +50,7 @@ pub mod error;
 pub mod hub;
 pub mod media;
 pub mod progress;
+pub mod text;
 pub mod upload;
 
 pub use error::{Error, ErrorCode};

@@ -493,3 +493,27 @@ fn a_million_rows_stream_in_bounded_memory() {
     assert_eq!(count, 1_000_000);
     assert_eq!(last_line, 1_000_001);
 }
+
+#[test]
+fn a_table_saved_as_excel_unicode_text_reads_as_its_utf8_original() {
+    // Excel's "Unicode Text (*.txt)": UTF-16 LE with a byte-order mark, tabs, CRLF. Saved here
+    // as .tsv and as .csv (the delimiter is then detected), with accents and an emoji (a
+    // surrogate pair).
+    let dir = tempfile::tempdir().unwrap();
+    let text = "id\ttitle\timage\r\n1\tCafé crème\thttps://example.com/1.png\r\n2\t🐈 chat\thttps://example.com/2.png\r\n";
+    let utf8 = write(dir.path(), "utf8.tsv", text.as_bytes());
+    let utf16: Vec<u8> = [0xFF, 0xFE]
+        .into_iter()
+        .chain(text.encode_utf16().flat_map(u16::to_le_bytes))
+        .collect();
+    let (header, rows) = read_all(&utf8, &TableOptions::default());
+    assert_eq!(header, ["id", "title", "image"]);
+    assert_eq!(rows[1].cells[1], "🐈 chat");
+    for name in ["unicode.tsv", "unicode.csv"] {
+        let path = write(dir.path(), name, &utf16);
+        let table = open(&path).unwrap();
+        assert_eq!(table.delimiter(), Some('\t'), "{name}");
+        let (h, r) = read_all(&path, &TableOptions::default());
+        assert_eq!((h, r), (header.clone(), rows.clone()), "{name}");
+    }
+}

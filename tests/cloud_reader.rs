@@ -832,3 +832,30 @@ async fn concurrency_is_bounded_and_cancellation_stops_the_check() {
     assert!(report.cancelled);
     assert!(report.checked < 40);
 }
+
+#[test]
+fn a_list_saved_as_utf16_reads_as_its_utf8_original() {
+    let text = std::fs::read_to_string(data("valid_all_fields.json")).expect("read");
+    // Windows "Unicode" (UTF-16 LE) and UTF-16 BE, each with its byte-order mark, and a name
+    // outside the Basic Multilingual Plane (a surrogate pair in UTF-16).
+    let text = text.replacen("\"externalId\": \"", "\"externalId\": \"🐈 ", 1);
+    assert!(text.contains('🐈'), "the corpus file has an externalId");
+    let shown = |bytes: Vec<u8>| -> Vec<String> {
+        CloudReader::new(bytes.as_slice(), ReadConfig::default())
+            .map(|e| format!("{e:?}"))
+            .collect()
+    };
+    let original = shown(text.clone().into_bytes());
+    assert_eq!(original.len(), 6, "{original:?}");
+    assert!(original.iter().any(|e| e.contains('🐈')));
+    let le: Vec<u8> = [0xFF, 0xFE]
+        .into_iter()
+        .chain(text.encode_utf16().flat_map(u16::to_le_bytes))
+        .collect();
+    let be: Vec<u8> = [0xFE, 0xFF]
+        .into_iter()
+        .chain(text.encode_utf16().flat_map(u16::to_be_bytes))
+        .collect();
+    assert_eq!(shown(le), original, "UTF-16 LE");
+    assert_eq!(shown(be), original, "UTF-16 BE");
+}

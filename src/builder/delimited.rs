@@ -58,6 +58,9 @@ fn read_sample(reader: &mut dyn Read, what: &str) -> Result<(Vec<u8>, bool), Tab
             }
             Ok(n) => filled += n,
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            // Rows before the broken place are still rows: the error comes again (and is
+            // reported with its row) when reading goes on past the sample.
+            Err(_) if filled > 0 => break,
             Err(source) => {
                 return Err(TableError::Io {
                     what: what.to_owned(),
@@ -66,6 +69,7 @@ fn read_sample(reader: &mut dyn Read, what: &str) -> Result<(Vec<u8>, bool), Tab
             }
         }
     }
+    sample.truncate(filled);
     Ok((sample, false))
 }
 

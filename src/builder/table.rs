@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use super::{delimited, json, sheet};
+use crate::text::Utf8Reader;
 
 /// The largest row (all its cells together) a table may have: a guard against an unclosed
 /// quote swallowing the rest of a huge file into one cell.
@@ -690,12 +691,15 @@ impl Table {
         })
     }
 
+    /// Reads CSV, TSV or JSON text: UTF-8, or UTF-16 with a byte-order mark (Excel's "Unicode
+    /// Text" export).
     fn from_text(
         reader: Box<dyn Read + Send>,
         format: TableFormat,
         options: &TableOptions,
         what: String,
     ) -> Result<Self, TableError> {
+        let reader: Box<dyn Read + Send> = Box::new(Utf8Reader::new(reader));
         if format == TableFormat::Json {
             let (header, rows) = json::open(reader, options.max_row_bytes, what)?;
             let line = header.line();

@@ -14,6 +14,7 @@ use super::parse::{self, Sink};
 use super::rules::quoted;
 use super::scan::{Event, Pos, Scanner};
 use super::{CloudError, Problem, ProblemCode, Severity};
+use crate::text::Utf8Reader;
 
 /// Entries larger than this are refused by default (`entry-too-large`): inline HTML of a few
 /// megabytes passes, a runaway file does not fill memory.
@@ -130,7 +131,7 @@ pub struct ReadSummary {
 /// placed, good entries coming out whatever is wrong with the others. File-level problems
 /// (not an array, truncated, trailing garbage...) come as entries with `index` `None`.
 pub struct CloudReader<R> {
-    scanner: Scanner<R>,
+    scanner: Scanner<Utf8Reader<R>>,
     config: ReadConfig,
     /// External IDs of the entries that gave assets, with the first entry's index. Kept as
     /// whole strings, not hashes: a false "duplicate" would skip a real asset.
@@ -150,12 +151,12 @@ impl CloudReader<fs_err::File> {
 }
 
 impl<R: Read> CloudReader<R> {
-    /// Reads from any byte source (buffered inside).
+    /// Reads from any byte source (buffered inside): UTF-8, or UTF-16 with a byte-order mark.
     pub fn new(reader: R, config: ReadConfig) -> Self {
         let depth = config.max_depth.clamp(1, 127);
         let bytes = config.max_entry_bytes.max(1);
         Self {
-            scanner: Scanner::new(reader, bytes, depth),
+            scanner: Scanner::new(Utf8Reader::new(reader), bytes, depth),
             config,
             seen: HashMap::new(),
             summary: ReadSummary::default(),

@@ -91,7 +91,13 @@ open("templates/too_deep.html", "w").write("<div>" * 600 + "{{text}}" + "</div>"
 open("cloud/not_utf8.json", "wb").write(
     b'[\n  {"data": "https://example.com/a.png", "externalId": "a"},\n'
     b'  {"data": "https://example.com/b.png", "externalId": "caf\xe9"}\n]\n')
-# The same list saved as UTF-16 (Windows "Unicode"), with its byte-order mark.
-open("cloud/utf16.json", "wb").write(
-    '[\n  {"data": "https://example.com/a.png", "externalId": "a"}\n]\n'.encode("utf-16"))
+# A list saved as UTF-16 (Windows "Unicode", with its byte-order mark) whose entry 1 holds half
+# of a surrogate pair: UTF-16 is read, but this is not text.
+open("cloud/utf16_unpaired.json", "wb").write(b"\xff\xfe" + (
+    '[\n  {"data": "https://example.com/a.png", "externalId": "a"},\n'
+    '  {"data": "https://example.com/b.png", "externalId": "b\ud83d"}\n]\n'
+).encode("utf-16-le", "surrogatepass"))
+# The same in a table saved as Excel's "Unicode Text" (UTF-16 TSV), in row 3.
+open("tables/utf16_unpaired.tsv", "wb").write(
+    b"\xff\xfe" + "id\ttext\na\thello\nb\t\ud83d\n".encode("utf-16-le", "surrogatepass"))
 PY
