@@ -768,3 +768,57 @@ async fn the_same_content_twice_in_one_upload_is_two_assets_however_the_files_ar
     let again = run().await.expect("upload again");
     assert_eq!((again.uploaded.len(), again.skipped.len()), (0, 300));
 }
+
+#[test]
+fn a_silent_hub_is_given_up_on_after_the_timeout_and_retries_asked_for() {
+    // A hub that takes connections and never answers (the kernel completes the handshakes).
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let url = format!("http://{}", silent.local_addr().expect("addr"));
+    let started = std::time::Instant::now();
+    let out = cli(&[
+        "--hub",
+        &url,
+        "--api-key",
+        "k",
+        "--timeout",
+        "1",
+        "--retries",
+        "2",
+        "--json",
+        "project",
+        "list",
+    ]);
+    let took = started.elapsed();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "a fatal error: {stderr}");
+    assert!(stderr.contains("timed out"), "{stderr}");
+    // Three tries of 1 s and two short waits; the default would wait 120 s per try.
+    assert!(took < std::time::Duration::from_secs(30), "{took:?}");
+    // The same from the environment.
+    let out = Command::new(bin())
+        .args(["--hub", &url, "--api-key", "k", "project", "list"])
+        .env("ASSETDROP_TIMEOUT", "1")
+        .env("ASSETDROP_RETRIES", "0")
+        .output()
+        .expect("run assetdrop");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("timed out"));
+    for bad in [["--timeout", "0"], ["--timeout", "x"], ["--retries", "101"]] {
+        let out = cli(&[
+            "--hub",
+            &url,
+            "--api-key",
+            "k",
+            bad[0],
+            bad[1],
+            "project",
+            "list",
+        ]);
+        assert_eq!(out.status.code(), Some(2), "{bad:?}");
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains(bad[0]),
+            "{bad:?}"
+        );
+    }
+    drop(silent);
+}

@@ -47,6 +47,33 @@ struct Target {
     /// The embedded hub's folder (default: the OS data folder).
     #[arg(long, global = true, env = "ASSETDROP_ROOT")]
     root: Option<PathBuf>,
+    /// Seconds to wait for the hub's next bytes before a request is given up and sent again
+    /// (default 120; a long upload is never cut while bytes flow).
+    #[arg(long, global = true, env = "ASSETDROP_TIMEOUT", value_name = "SECS",
+          value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    timeout: Option<u64>,
+    /// How many times a request that failed on the way (a reset, a timeout, 5xx, 429) is sent
+    /// again before its file or call fails (default 6, with growing waits up to 20 s).
+    #[arg(long, global = true, env = "ASSETDROP_RETRIES", value_name = "N",
+          value_parser = clap::value_parser!(u32).range(0..=100))]
+    retries: Option<u32>,
+}
+
+impl Target {
+    /// A client for `url` with this command line's timeout and retries.
+    fn client(&self, url: &str, key: &str) -> anyhow::Result<HubClient> {
+        let mut client = HubClient::new(url, key)?;
+        if let Some(secs) = self.timeout {
+            let read = std::time::Duration::from_secs(secs);
+            client = client.with_timeouts(read.min(std::time::Duration::from_secs(10)), read)?;
+        }
+        if let Some(n) = self.retries {
+            let mut retry = client.retry_policy();
+            retry.max_retries = n;
+            client = client.with_retry(retry);
+        }
+        Ok(client)
+    }
 }
 
 #[derive(Subcommand)]
@@ -228,7 +255,7 @@ impl Session {
                 .as_deref()
                 .context("--hub needs --api-key (or ASSETDROP_API_KEY)")?;
             return Ok(Self {
-                client: HubClient::new(url, key)?,
+                client: target.client(url, key)?,
                 embedded: None,
             });
         }
@@ -238,7 +265,7 @@ impl Session {
             ..HubConfig::new(root)
         };
         let running = hub::start(config, SocketAddr::from(([127, 0, 0, 1], 0))).await?;
-        let client = HubClient::new(&running.url, &running.api_key)?;
+        let client = target.client(&running.url, &running.api_key)?;
         Ok(Self {
             client,
             embedded: Some(running),
