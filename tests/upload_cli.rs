@@ -380,9 +380,15 @@ fn embedded_hub_uploads_into_the_default_project() {
     assert_eq!(projects.as_array().expect("list").len(), 1);
 }
 
-#[tokio::test]
-async fn library_upload_reports_events_that_keep_their_invariants() {
-    let fixtures = generated("make_media_fixtures.sh");
+/// A hub in this process with one project, and a library client for it.
+async fn hub_with_project(
+    name: &str,
+) -> (
+    tempfile::TempDir,
+    assetdrop::hub::RunningHub,
+    HubClient,
+    upload::ProjectInfo,
+) {
     let root = tempfile::tempdir().expect("tempdir");
     let hub = crate::support::hub::in_process(assetdrop::hub::HubConfig {
         api_key: Some("k".into()),
@@ -390,7 +396,14 @@ async fn library_upload_reports_events_that_keep_their_invariants() {
     })
     .await;
     let client = HubClient::new(&hub.url, &hub.api_key).expect("client");
-    let project = client.create_project("Events", "").await.expect("project");
+    let project = client.create_project(name, "").await.expect("project");
+    (root, hub, client, project)
+}
+
+#[tokio::test]
+async fn library_upload_reports_events_that_keep_their_invariants() {
+    let fixtures = generated("make_media_fixtures.sh");
+    let (_root, hub, client, project) = hub_with_project("Events").await;
     let mut config = UploadConfig::new(project.id.clone());
     config.concurrency = 3;
     config.batches = vec!["first".into()];
@@ -747,14 +760,7 @@ async fn the_same_content_twice_in_one_upload_is_two_assets_however_the_files_ar
     // registered as it is done, the first is in the project before the contents of the last
     // group of files are looked up.
     std::fs::copy(&files["f000.txt"], &files["f299.txt"]).expect("copy");
-    let root = tempfile::tempdir().expect("tempdir");
-    let hub = crate::support::hub::in_process(assetdrop::hub::HubConfig {
-        api_key: Some("k".into()),
-        ..assetdrop::hub::HubConfig::new(root.path())
-    })
-    .await;
-    let client = HubClient::new(&hub.url, &hub.api_key).expect("client");
-    let project = client.create_project("Twice", "").await.expect("project");
+    let (_root, _hub, client, project) = hub_with_project("Twice").await;
     let mut config = UploadConfig::new(project.id.clone());
     config.concurrency = 1;
     config.register_chunk = 1;
