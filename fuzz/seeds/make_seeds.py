@@ -192,6 +192,9 @@ CLOUD = {
     "not_array": (0, b'{"data":"https://e.com/a.png","externalId":"a"}'),
     "not_utf8": (0, b'[{"data":"https://e.com/\xff.png","externalId":"a"}]'),
     "lines": (0, b'{"data":"https://e.com/a.png","externalId":"a"}\n{"data":"https://e.com/b.png","externalId":"b"}\n'),
+    # UTF-16 with its byte-order mark (read as text), and with half a surrogate pair (an error).
+    "utf16": (0, b"\xff\xfe" + '[{"data":"https://e.com/a.png","externalId":"\U0001F408"}]'.encode("utf-16-le")),
+    "utf16_broken": (0, b"\xfe\xff" + '[{"data":"https://e.com/a.png","externalId":"a\ud83d"}]'.encode("utf-16-be", "surrogatepass")),
 }
 
 # --- template ------------------------------------------------------------------------------
@@ -209,6 +212,7 @@ TEMPLATE = {
     "own_config": (0, ("<div title=\"{{a}}\">{{a}} {{b}}</div>\x00a,b\n1,2\n3\n\x00"
                        + json.dumps({"name": "n", "selectedExternalId": "a", "dataConfig": {"a": {"type": "text"}, "b": {"type": "link"}}})).encode()),
     "bom_crlf": (0, (T + "\x00\ufeffid,title\r\n1,\"multi\r\nline\"\r\n").encode()),
+    "utf16_tsv": (2, (T + "\x00").encode() + b"\xff\xfe" + "id\ttitle\r\n1\tCaf\u00e9 \U0001F408\r\n".encode("utf-16-le")),
 }
 
 
