@@ -32,7 +32,8 @@ pub struct Utf8Reader<R> {
     odd: Option<u8>,
     /// A high surrogate waiting for its low half.
     high: Option<u16>,
-    /// Input bytes consumed, for error messages.
+    /// Where the first code unit not yet decoded (a held high surrogate included) starts in
+    /// the input, for error messages.
     offset: u64,
     done: bool,
     /// Where the input broke, once it did: every read after the text before it is an error.
@@ -111,6 +112,14 @@ impl<R: Read> Utf8Reader<R> {
 
     /// Decodes the next chunk of UTF-16 into `out`; leaves `out` empty only at the end.
     fn decode(&mut self, big_endian: bool) -> io::Result<()> {
+        let unit = |pair: &[u8]| {
+            let pair = [pair[0], pair[1]];
+            if big_endian {
+                u16::from_be_bytes(pair)
+            } else {
+                u16::from_le_bytes(pair)
+            }
+        };
         self.out.clear();
         self.at = 0;
         let mut raw = [0u8; CHUNK];
@@ -124,46 +133,40 @@ impl<R: Read> Utf8Reader<R> {
             if got == 0 {
                 self.done = true;
                 if n == 1 {
-                    return self.stop("ends with half a character", self.offset);
+                    let at = self.offset + if self.high.is_some() { 2 } else { 0 };
+                    return self.stop("ends with half a character", at);
                 }
                 if self.high.is_some() {
-                    return self.stop("ends with an unpaired surrogate", self.offset - 2);
+                    return self.stop("ends with an unpaired surrogate", self.offset);
                 }
                 break;
             }
             n += got;
-            let whole = n - n % 2;
+            let mut whole = n - n % 2;
             if whole < n {
                 self.odd = Some(raw[n - 1]);
             }
-            for pair in raw[..whole].chunks_exact(2) {
-                let unit = if big_endian {
-                    u16::from_be_bytes([pair[0], pair[1]])
-                } else {
-                    u16::from_le_bytes([pair[0], pair[1]])
-                };
-                let c = match (self.high.take(), unit) {
-                    (None, 0xD800..=0xDBFF) => {
-                        self.high = Some(unit);
-                        self.offset += 2;
-                        continue;
-                    }
-                    (Some(h), 0xDC00..=0xDFFF) => {
-                        let v =
-                            0x10000 + ((u32::from(h) - 0xD800) << 10) + (u32::from(unit) - 0xDC00);
-                        char::from_u32(v)
-                    }
-                    (Some(_), _) => return self.stop("has an unpaired surrogate", self.offset - 2),
-                    (None, 0xDC00..=0xDFFF) => None,
-                    (None, u) => char::from_u32(u32::from(u)),
-                };
-                let Some(c) = c else {
+            if whole == 0 {
+                // One byte came: it waits in `odd`, and a held surrogate keeps waiting.
+                continue;
+            }
+            // A high surrogate last in the chunk waits for its low half in the next.
+            let held = self.high.take();
+            if matches!(unit(&raw[whole - 2..whole]), 0xD800..=0xDBFF) {
+                whole -= 2;
+                self.high = Some(unit(&raw[whole..whole + 2]));
+            }
+            let units = held
+                .into_iter()
+                .chain(raw[..whole].chunks_exact(2).map(unit));
+            for decoded in char::decode_utf16(units) {
+                let Ok(c) = decoded else {
                     return self.stop("has an unpaired surrogate", self.offset);
                 };
                 let mut utf8 = [0u8; 4];
                 self.out
                     .extend_from_slice(c.encode_utf8(&mut utf8).as_bytes());
-                self.offset += 2;
+                self.offset += 2 * c.len_utf16() as u64;
             }
         }
         Ok(())

@@ -130,16 +130,7 @@ struct JsonBody<T>(T);
 impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for JsonBody<T> {
     type Rejection = ApiError;
     async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
-        let bytes = Bytes::from_request(req, state).await.map_err(|e| {
-            if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                ApiError::new(
-                    StatusCode::PAYLOAD_TOO_LARGE,
-                    "the request body is too large; send fewer assets per request",
-                )
-            } else {
-                ApiError::bad(format!("cannot read the request body: {e}"))
-            }
-        })?;
+        let bytes = read_body(req, state).await?;
         if bytes.is_empty() {
             return Err(ApiError::bad(
                 "the request body is empty; send a JSON object",
@@ -149,6 +140,20 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for JsonBody<T> {
             .map(JsonBody)
             .map_err(|e| ApiError::bad(format!("invalid JSON body: {e}")))
     }
+}
+
+/// A request's whole body, within the route's body limit; a failure is a fail envelope.
+async fn read_body<S: Send + Sync>(req: Request, state: &S) -> Result<Bytes, ApiError> {
+    Bytes::from_request(req, state).await.map_err(|e| {
+        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "the request body is too large; send fewer assets per request",
+            )
+        } else {
+            ApiError::bad(format!("cannot read the request body: {e}"))
+        }
+    })
 }
 
 fn query<T: DeserializeOwned>(uri: &Uri) -> Result<T, ApiError> {
@@ -242,30 +247,28 @@ async fn require_key(
 
 // ---- idempotency keys ---------------------------------------------------------------------
 
+/// The lock of one idempotency key.
+type KeyLock = Arc<tokio::sync::Mutex<()>>;
+
 /// One async lock per idempotency key being served. An entry lives while someone holds or waits
 /// for its lock.
 #[derive(Default)]
-pub(crate) struct KeyLocks(
-    std::sync::Mutex<std::collections::HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
-);
+pub(crate) struct KeyLocks(std::sync::Mutex<std::collections::HashMap<String, KeyLock>>);
 
 impl KeyLocks {
-    fn map(
-        &self,
-    ) -> std::sync::MutexGuard<'_, std::collections::HashMap<String, Arc<tokio::sync::Mutex<()>>>>
-    {
+    fn map(&self) -> std::sync::MutexGuard<'_, std::collections::HashMap<String, KeyLock>> {
         self.0
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    fn get(&self, key: &str) -> Arc<tokio::sync::Mutex<()>> {
+    fn get(&self, key: &str) -> KeyLock {
         self.map().entry(key.to_owned()).or_default().clone()
     }
 
     /// Drops the entry of `key` when `lock` (taken from it) is the last user. Every clone is
     /// made under the map's lock, so the count cannot grow meanwhile.
-    fn release(&self, key: &str, lock: &Arc<tokio::sync::Mutex<()>>) {
+    fn release(&self, key: &str, lock: &KeyLock) {
         let mut map = self.map();
         if Arc::strong_count(lock) == 2 {
             map.remove(key);
@@ -306,18 +309,9 @@ async fn idempotent(AxState(st): AxState<Shared>, req: Request, next: Next) -> R
         }
     };
     let (parts, body) = req.into_parts();
-    let bytes = match Bytes::from_request(Request::from_parts(parts.clone(), body), &()).await {
+    let bytes = match read_body(Request::from_parts(parts.clone(), body), &()).await {
         Ok(b) => b,
-        Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
-            return ApiError::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "the request body is too large; send fewer assets per request",
-            )
-            .into_response()
-        }
-        Err(e) => {
-            return ApiError::bad(format!("cannot read the request body: {e}")).into_response()
-        }
+        Err(e) => return e.into_response(),
     };
     let mut hasher = blake3::Hasher::new();
     hasher.update(parts.method.as_str().as_bytes());

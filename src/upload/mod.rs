@@ -423,19 +423,19 @@ impl Run<'_> {
         if !self.config.skip_existing {
             return batch;
         }
-        let ours = |h: &str| {
-            blake3::Hash::from_hex(h).is_ok_and(|h| {
-                self.ours
-                    .lock()
-                    .unwrap_or_else(std::sync::PoisonError::into_inner)
-                    .contains(&h)
-            })
+        let hash_of = |r: &Ready| {
+            r.hash
+                .as_deref()
+                .and_then(|h| blake3::Hash::from_hex(h).ok())
         };
-        let hashes: Vec<String> = batch
-            .iter()
-            .filter_map(|r| r.hash.clone())
-            .filter(|h| !ours(h))
-            .collect();
+        let hashes: Vec<String> = {
+            let ours = self.ours();
+            batch
+                .iter()
+                .filter(|r| !hash_of(r).is_some_and(|h| ours.contains(&h)))
+                .filter_map(|r| r.hash.clone())
+                .collect()
+        };
         let known = if hashes.is_empty() {
             HashMap::new()
         } else {
@@ -445,27 +445,25 @@ impl Run<'_> {
                 .unwrap_or_default()
         };
         let mut keep = Vec::with_capacity(batch.len());
+        let mut ours = self.ours();
         for ready in batch {
-            let Some(h) = ready.hash.clone() else {
-                keep.push(ready);
-                continue;
-            };
-            if let Some((_, ext)) = known.get(&h) {
+            if let Some((_, ext)) = ready.hash.as_ref().and_then(|h| known.get(h)) {
                 self.skip(
                     ready.file.path,
                     format!("already in the project as {ext:?} (same content)"),
                 );
                 continue;
             }
-            if let Ok(h) = blake3::Hash::from_hex(&h) {
-                self.ours
-                    .lock()
-                    .unwrap_or_else(std::sync::PoisonError::into_inner)
-                    .insert(h);
-            }
+            ours.extend(hash_of(&ready));
             keep.push(ready);
         }
         keep
+    }
+
+    fn ours(&self) -> std::sync::MutexGuard<'_, HashSet<blake3::Hash>> {
+        self.ours
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     fn fail(&self, path: PathBuf, error: &Error) {
