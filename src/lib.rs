@@ -52,5 +52,6 @@ pub mod media;
 pub mod progress;
 pub mod text;
 pub mod upload;
+pub mod wire;
 
 pub use error::{Error, ErrorCode};

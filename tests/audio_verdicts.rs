@@ -543,7 +543,7 @@ fn policies_on_real_files() {
     );
     assert!(
         p[0].message
-            .ends_with("annotation timings would drift; convert it to WAV with --audio convert"),
+            .ends_with("annotation timings would drift; convert it to WAV"),
         "{}",
         p[0].message
     );

@@ -147,7 +147,7 @@ async fn the_hub_takes_what_to_wire_writes() {
         .register(&project.id, &wire, &[], false, 0)
         .await
         .unwrap();
-    assert_eq!(registered.created, 4);
+    assert_eq!(registered.created, Some(4));
     hub.shutdown().await.unwrap();
 }
 

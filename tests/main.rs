@@ -3,6 +3,7 @@
 
 mod support;
 
+mod ango_standin;
 mod audio_verdicts;
 mod build_cli;
 mod builder;

@@ -821,7 +821,7 @@ async fn upload_local_downloads_urls_and_refuses_private_addresses_without_the_f
         assert_eq!(s, StatusCode::BAD_REQUEST, "{url}: {v}");
         let msg = fail_message(&v);
         assert!(
-            msg.contains("--allow-private-downloads") && msg.contains("assets[0].data"),
+            msg.contains("allow private downloads") && msg.contains("assets[0].data"),
             "{msg}"
         );
         assert!(

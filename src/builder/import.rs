@@ -15,7 +15,7 @@ use serde_json::Value;
 use super::{render_rows, RowAsset, Table, TableOptions, Template};
 use crate::error::{Error, ErrorCode};
 use crate::progress::{EventSink, Throttle};
-use crate::upload::{derived_upload_id, CancellationToken, HubClient};
+use crate::upload::{derived_upload_id, CancellationToken, HubClient, Registrable, Registration};
 
 /// How to build and import.
 #[derive(Debug, Clone)]
@@ -185,7 +185,9 @@ pub async fn build(
 
     let mut summary = BuildSummary::default();
     let mut throttle = Throttle::new();
-    let mut pending: Vec<Value> = Vec::with_capacity(chunk);
+    let registration = Registration::new(client, &config.project, &[], true, config.priority);
+    registration.settle().await?;
+    let mut pending: Vec<Registrable> = Vec::with_capacity(chunk);
     let progress = |s: &BuildSummary| BuildEvent::Progress {
         rows: s.rows,
         registered: s.registered,
@@ -200,9 +202,18 @@ pub async fn build(
         match next {
             Some(Item::Asset(line, mut asset)) => {
                 summary.rows += 1;
-                let id = derived_upload_id("build", &config.project, line, &asset);
-                asset["uploadId"] = Value::String(id);
-                pending.push(asset);
+                let key = derived_upload_id("build", &config.project, line, &asset);
+                if registration.recorded(&key).await? {
+                    // Registered by an earlier run of this build: counted, not sent again.
+                    summary.registered += 1;
+                } else {
+                    asset["uploadId"] = Value::String(key.clone());
+                    pending.push(Registrable {
+                        key,
+                        content_hash: None,
+                        asset,
+                    });
+                }
             }
             Some(Item::Failed(failure, _)) => {
                 summary.rows += u64::from(failure.line.is_some());
@@ -214,7 +225,16 @@ pub async fn build(
             None => {}
         }
         if pending.len() >= chunk || (done && !pending.is_empty()) {
-            register(client, config, &mut pending, &mut known, &mut summary, sink).await?;
+            register(
+                client,
+                &registration,
+                config,
+                &mut pending,
+                &mut known,
+                &mut summary,
+                sink,
+            )
+            .await?;
         }
         if done {
             break;
@@ -245,8 +265,9 @@ pub async fn build(
 
 async fn register(
     client: &HubClient,
+    registration: &Registration<'_>,
     config: &BuildConfig,
-    pending: &mut Vec<Value>,
+    pending: &mut Vec<Registrable>,
     known: &mut HashSet<String>,
     summary: &mut BuildSummary,
     sink: &dyn EventSink<BuildEvent>,
@@ -254,6 +275,7 @@ async fn register(
     // Batches named in this chunk must exist before the hub resolves them.
     for a in pending.iter() {
         for name in a
+            .asset
             .get("batches")
             .and_then(Value::as_array)
             .into_iter()
@@ -270,11 +292,9 @@ async fn register(
             }
         }
     }
-    let reg = client
-        .register(&config.project, pending, &[], true, config.priority)
-        .await?;
-    summary.registered += reg.asset_ids.len() as u64;
-    summary.created += reg.created;
+    let chunk = registration.register(pending).await?;
+    summary.registered += pending.len() as u64;
+    summary.created += chunk.created;
     pending.clear();
     Ok(())
 }

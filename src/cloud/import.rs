@@ -16,7 +16,8 @@ use super::{
 };
 use crate::error::{Error, ErrorCode};
 use crate::progress::{Discard, EventSink, Throttle};
-use crate::upload::{derived_upload_id, CancellationToken, HubClient};
+use crate::upload::{derived_upload_id, CancellationToken, HubClient, Registrable, Registration};
+use crate::wire::{AssetFilter, MAX_PAGE};
 
 /// How to import.
 #[derive(Debug, Clone)]
@@ -83,22 +84,18 @@ impl ImportReport {
     }
 }
 
-/// Every external ID the project holds already, for duplicate detection.
+/// Every external ID the project holds already, for duplicate detection (pages of 100, the
+/// most Ango allows).
 async fn existing_ids(client: &HubClient, project: &str) -> Result<HashSet<String>, Error> {
     let mut ids = HashSet::new();
     let mut page = 1;
     loop {
         let got = client
-            .list_assets(project, page, 1000, &Value::Null)
+            .assets_page(project, page, MAX_PAGE, &AssetFilter::default())
             .await?;
-        let n = got.items.len();
-        ids.extend(
-            got.items
-                .iter()
-                .filter_map(|a| a.get("externalId").and_then(Value::as_str))
-                .map(str::to_owned),
-        );
-        if n == 0 || page * 1000 >= got.total {
+        let n = got.assets.len() as u64;
+        ids.extend(got.assets.into_iter().map(|a| a.external_id));
+        if n < MAX_PAGE || page * MAX_PAGE >= got.total {
             return Ok(ids);
         }
         page += 1;
@@ -240,7 +237,7 @@ pub async fn import_with_events(
     if !missing.is_empty() && !config.create_batches {
         return Err(Error::new(
             ErrorCode::NotFound,
-            format!("the entries name batches that do not exist in project {}: {}; create them or pass --create-batches", config.project, missing.iter().map(|b| format!("{b:?}")).collect::<Vec<_>>().join(", ")),
+            format!("the entries name batches that do not exist in project {}: {}; create them first, or ask for missing batches to be created", config.project, missing.iter().map(|b| format!("{b:?}")).collect::<Vec<_>>().join(", ")),
         ));
     }
     if config.dry_run || ((report.has_errors() || file_broken) && !config.skip_bad) {
@@ -249,6 +246,8 @@ pub async fn import_with_events(
     for b in missing {
         client.create_batch(&config.project, b).await?;
     }
+    let registration = Registration::new(client, &config.project, &[], false, config.priority);
+    registration.settle().await?;
 
     // Pass 3: register the good entries, in chunks.
     // `bad` holds the invalid and skipped entries of pass 1 and the good ones pass 2 refused.
@@ -258,7 +257,7 @@ pub async fn import_with_events(
     let to_register = report.summary.valid.saturating_sub(refused_by_check) as u64;
     progress.tick(Phase::Register, 0, Some(to_register), true);
     let chunk = config.register_chunk.clamp(1, 5000);
-    let mut pending: Vec<Value> = Vec::with_capacity(chunk);
+    let mut pending: Vec<Registrable> = Vec::with_capacity(chunk);
     for entry in open(&existing)? {
         if cancel.is_cancelled() {
             return Err(Error::new(
@@ -276,33 +275,39 @@ pub async fn import_with_events(
             asset.storage.clone_from(&config.storage);
         }
         let mut wire = asset.to_wire();
-        wire["uploadId"] =
-            Value::String(derived_upload_id("cloud", &config.project, i as u64, &wire));
-        pending.push(wire);
+        let key = derived_upload_id("cloud", &config.project, i as u64, &wire);
+        if registration.recorded(&key).await? {
+            // Registered by an earlier run of this import: counted, not sent again.
+            report.imported += 1;
+            continue;
+        }
+        wire["uploadId"] = Value::String(key.clone());
+        pending.push(Registrable {
+            key,
+            content_hash: None,
+            asset: wire,
+        });
         if pending.len() >= chunk {
-            register(client, config, &mut pending, &mut report).await?;
+            register(&registration, &mut pending, &mut report).await?;
             progress.tick(Phase::Register, report.imported, Some(to_register), false);
         }
     }
-    register(client, config, &mut pending, &mut report).await?;
+    register(&registration, &mut pending, &mut report).await?;
     progress.tick(Phase::Register, report.imported, Some(to_register), true);
     Ok(report)
 }
 
 async fn register(
-    client: &HubClient,
-    config: &ImportConfig,
-    pending: &mut Vec<Value>,
+    registration: &Registration<'_>,
+    pending: &mut Vec<Registrable>,
     report: &mut ImportReport,
 ) -> Result<(), Error> {
     if pending.is_empty() {
         return Ok(());
     }
-    let reg = client
-        .register(&config.project, pending, &[], false, config.priority)
-        .await?;
-    report.imported += reg.asset_ids.len() as u64;
-    report.created += reg.created;
+    let chunk = registration.register(pending).await?;
+    report.imported += pending.len() as u64;
+    report.created += chunk.created;
     pending.clear();
     Ok(())
 }

@@ -28,6 +28,7 @@ use super::fetch::{self, Fetcher};
 use super::sign::SignedQuery;
 use super::storage::{self, Located, Remote, StorageError};
 use super::State;
+use crate::wire;
 
 type Shared = Arc<State>;
 
@@ -179,6 +180,7 @@ async fn blocking<T: Send + 'static>(
 
 pub(crate) fn router(state: Shared) -> Router {
     let v2 = Router::new()
+        .route(wire::INFO_PATH, get(hub_info))
         .route("/v2/project", post(create_project))
         .route("/v2/project/{id}", get(get_project))
         .route("/v2/listProjects", get(list_projects))
@@ -415,6 +417,19 @@ struct CreateProject {
     description: Option<String>,
     #[serde(rename = "type", default)]
     kind: Option<String>,
+}
+
+/// Our extension: which hub this is and what it offers beyond Ango's documented API. A client
+/// that gets a 404 here knows it talks to a plain Ango hub.
+#[allow(clippy::unused_async)]
+async fn hub_info(AxState(st): AxState<Shared>) -> ApiResult {
+    let info = wire::HubInfo {
+        product: "assetdrop".to_owned(),
+        version: env!("CARGO_PKG_VERSION").to_owned(),
+        hub_id: st.hub_id.clone(),
+        extensions: wire::Extension::ALL.to_vec(),
+    };
+    success(StatusCode::OK, json!(info))
 }
 
 async fn create_project(
@@ -2088,15 +2103,17 @@ async fn register_assets(
         remove_blobs(&st, &downloaded).await;
     }
     let (ids, pre_labels) = result?;
-    let created = ids.iter().filter(|(_, new)| *new).count();
-    let asset_ids: Vec<&str> = ids.iter().map(|(id, _)| id.as_str()).collect();
-    success(
-        StatusCode::CREATED,
-        json!({
-            "assets": {"assetsCreated": created, "tasksCreated": created, "preLabelsCount": pre_labels, "validPreLabelsCount": pre_labels},
-            "assetIds": asset_ids,
+    let created = ids.iter().filter(|(_, new)| *new).count() as u64;
+    let answer = wire::RegisterAnswer {
+        assets: wire::CreatedAnswer::Counts(wire::Created {
+            assets_created: created,
+            tasks_created: created,
+            pre_labels_count: pre_labels as u64,
+            valid_pre_labels_count: pre_labels as u64,
         }),
-    )
+        asset_ids: Some(ids.into_iter().map(|(id, _)| id).collect()),
+    };
+    success(StatusCode::CREATED, json!(answer))
 }
 
 #[derive(Deserialize)]
@@ -2158,18 +2175,12 @@ async fn list_assets(
 /// Most content hashes asked about in one request.
 const MAX_HASHES_PER_REQUEST: usize = 10_000;
 
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct ByContent {
-    content_hashes: Vec<String>,
-}
-
 /// An extension to Ango's API: which of these contents (BLAKE3, hex) the project holds already,
 /// so a client can skip files that are there under any name.
 async fn assets_by_content(
     AxState(st): AxState<Shared>,
     UrlPath(project): UrlPath<String>,
-    JsonBody(body): JsonBody<ByContent>,
+    JsonBody(body): JsonBody<wire::ContentQuery>,
 ) -> ApiResult {
     if body.content_hashes.len() > MAX_HASHES_PER_REQUEST {
         return Err(ApiError::bad(format!(
@@ -2188,11 +2199,17 @@ async fn assets_by_content(
         )));
     }
     let found = blocking(move || st.catalog.assets_by_hash(&project, &body.content_hashes)).await?;
-    let list: Vec<Value> = found
-        .into_iter()
-        .map(|(h, id, ext)| json!({"contentHash": h, "_id": id, "externalId": ext}))
-        .collect();
-    success(StatusCode::OK, json!({"assets": list}))
+    let answer = wire::ContentAnswer {
+        assets: found
+            .into_iter()
+            .map(|(content_hash, id, external_id)| wire::ContentMatch {
+                content_hash,
+                id,
+                external_id,
+            })
+            .collect(),
+    };
+    success(StatusCode::OK, json!(answer))
 }
 
 #[derive(Deserialize)]

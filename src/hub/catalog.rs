@@ -34,15 +34,8 @@ type Result<T> = std::result::Result<T, CatalogError>;
 /// Project types of the Ango API.
 pub const PROJECT_TYPES: [&str; 3] = ["ango", "pct", "iframe"];
 
-/// A batch: an optional tag on assets.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Batch {
-    /// Batch ID.
-    #[serde(rename = "_id")]
-    pub id: String,
-    /// Batch name, unique in its project.
-    pub name: String,
-}
+/// Batches and projects are the wire types: the catalog stores what the API shows.
+pub use crate::wire::{Batch, Project};
 
 /// A saved asset-builder template (its JSON object as the API sends it, plus `_id`).
 pub type Template = Value;
@@ -160,28 +153,6 @@ pub struct Storage {
     /// Path-style S3 requests, when set.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub path_style: Option<bool>,
-    /// Creation time, RFC 3339.
-    pub created_at: String,
-}
-
-/// A project with its batches and templates.
-#[derive(Debug, Clone, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Project {
-    /// Project ID.
-    #[serde(rename = "_id")]
-    pub id: String,
-    /// Name.
-    pub name: String,
-    /// Description.
-    pub description: String,
-    /// `ango`, `pct` or `iframe`.
-    #[serde(rename = "type")]
-    pub kind: String,
-    /// Batches, in creation order.
-    pub batches: Vec<Batch>,
-    /// Saved asset-builder templates.
-    pub asset_builder_templates: Vec<Template>,
     /// Creation time, RFC 3339.
     pub created_at: String,
 }

@@ -173,7 +173,7 @@ impl Fetcher {
                     return Err(fail(
                         Failure::Refused,
                         format!(
-                            "{shown} resolves to {}, {why}; the hub does not download from such networks unless it was started with --allow-private-downloads",
+                            "{shown} resolves to {}, {why}; the hub does not download from such networks unless it is set to allow private downloads",
                             a.ip()
                         ),
                     ));
@@ -441,7 +441,7 @@ mod tests {
                 .await
                 .expect_err(url);
             assert_eq!(e.failure, Failure::Refused, "{url}: {e}");
-            assert!(e.message.contains("--allow-private-downloads"), "{e}");
+            assert!(e.message.contains("allow private downloads"), "{e}");
             assert!(!e.message.contains("secret"), "{e}");
         }
         let e = f

@@ -80,6 +80,8 @@ pub(crate) struct State {
     pub blobs: Arc<dyn ObjectStore>,
     pub signer: Signer,
     pub api_key: String,
+    /// A stable ID of this hub's catalog, the same across restarts and addresses.
+    pub hub_id: String,
     pub base_url: String,
     pub config: HubConfig,
     /// Bucket clients of the storage integrations in use.
@@ -185,6 +187,8 @@ pub async fn start(config: HubConfig, listen: SocketAddr) -> Result<RunningHub, 
         _ => load_or_create_key(&secrets.join("api-key"))
             .map_err(|e| internal("cannot create the API key", &root, e))?,
     };
+    let (hub_id, _) = load_or_create_key(&secrets.join("hub-id"))
+        .map_err(|e| internal("cannot create the hub ID", &root, e))?;
     let catalog_path = root.join("catalog.sqlite");
     let catalog = tokio::task::spawn_blocking(move || SqliteCatalog::open(&catalog_path))
         .await
@@ -221,6 +225,7 @@ pub async fn start(config: HubConfig, listen: SocketAddr) -> Result<RunningHub, 
         blobs: Arc::new(blobs),
         signer,
         api_key: api_key.clone(),
+        hub_id,
         base_url: url.clone(),
         config,
         clients: storage::Clients::default(),

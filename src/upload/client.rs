@@ -3,16 +3,20 @@
 //! `Retry-After`), with exponential backoff and full jitter. Keys and signed URLs never appear in
 //! errors or logs.
 
-use std::collections::HashMap;
-use std::path::Path;
-use std::time::Duration;
+use std::collections::{HashMap, VecDeque};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use reqwest::{Method, StatusCode};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
+use tokio::sync::OnceCell;
 
+use super::receipt::Receipt;
 use crate::error::{Error, ErrorCode};
+use crate::wire::{self, Extension, HubInfo};
 
 /// When and how often to retry.
 #[derive(Debug, Clone, Copy)]
@@ -66,40 +70,10 @@ pub fn redact(url: &str) -> String {
 }
 
 /// A batch as the API returns it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct BatchInfo {
-    /// Batch ID.
-    #[serde(rename = "_id")]
-    pub id: String,
-    /// Batch name.
-    pub name: String,
-}
+pub type BatchInfo = wire::Batch;
 
 /// A project as the API returns it.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ProjectInfo {
-    /// Project ID.
-    #[serde(rename = "_id")]
-    pub id: String,
-    /// Name.
-    pub name: String,
-    /// Description.
-    #[serde(default)]
-    pub description: String,
-    /// `ango`, `pct` or `iframe`.
-    #[serde(rename = "type", default)]
-    pub kind: String,
-    /// Batches.
-    #[serde(default)]
-    pub batches: Vec<BatchInfo>,
-    /// Saved asset-builder templates, as the hub stores them.
-    #[serde(default)]
-    pub asset_builder_templates: Vec<Value>,
-    /// Creation time.
-    #[serde(default)]
-    pub created_at: String,
-}
+pub type ProjectInfo = wire::Project;
 
 /// One page of a listing.
 #[derive(Debug, Clone)]
@@ -113,10 +87,141 @@ pub struct Page<T> {
 /// What one registration request created.
 #[derive(Debug, Clone)]
 pub struct Registered {
-    /// Asset IDs in the order sent (an already-registered upload ID yields the earlier asset).
-    pub asset_ids: Vec<String>,
-    /// How many were new.
-    pub created: u64,
+    /// Asset IDs in the order sent (an already-registered upload ID yields the earlier asset),
+    /// from a hub with [`Extension::AssetIds`]; Ango's answer names none.
+    pub asset_ids: Option<Vec<String>>,
+    /// How many were new, when the hub counted them.
+    pub created: Option<u64>,
+}
+
+/// Which kind of hub a client talks to, as the hub itself says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Hub {
+    /// An assetdrop hub, with its extensions.
+    Assetdrop(HubInfo),
+    /// A hub that offers Ango's documented API only (Ango Hub, hosted or on-prem).
+    Ango,
+}
+
+impl Hub {
+    /// Whether the hub offers `extension`.
+    pub fn has(&self, extension: Extension) -> bool {
+        match self {
+            Self::Assetdrop(info) => info.extensions.contains(&extension),
+            Self::Ango => false,
+        }
+    }
+
+    /// How the hub is known in receipts: an assetdrop hub by its catalog's ID (the same at any
+    /// address), any other by its base URL.
+    pub fn identity(&self, base: &str) -> String {
+        match self {
+            Self::Assetdrop(info) => format!("assetdrop:{}", info.hub_id),
+            Self::Ango => base.trim_end_matches('/').to_ascii_lowercase(),
+        }
+    }
+
+    /// A line for people: which hub, and how it keeps imports exactly once.
+    pub fn describe(&self) -> String {
+        match self {
+            Self::Assetdrop(info) => format!(
+                "assetdrop hub {}: duplicate check by content on the hub, idempotent uploads",
+                info.version
+            ),
+            Self::Ango => "Ango Hub: duplicate check by receipt, documented API only".to_owned(),
+        }
+    }
+}
+
+/// The hosted Ango Hubs, by the short name front ends offer: (name, what people read, API URL).
+pub const ANGO_HUBS: [(&str, &str, &str); 4] = [
+    ("ango-eu", "Ango Hub (EU)", "https://imeritapi.ango.ai"),
+    ("ango-us", "Ango Hub (US)", "https://us-api.ango.ai"),
+    ("ango-in", "Ango Hub (India)", "https://in-api.ango.ai"),
+    ("ango-test", "Ango Hub (test)", "https://testapi.ango.ai"),
+];
+
+/// The API URL of a hub given by a short name of [`ANGO_HUBS`] or by its URL.
+pub fn hub_url(name_or_url: &str) -> Result<String, Error> {
+    let given = name_or_url.trim();
+    if let Some((_, _, url)) = ANGO_HUBS
+        .iter()
+        .find(|(n, _, _)| n.eq_ignore_ascii_case(given))
+    {
+        return Ok((*url).to_owned());
+    }
+    if given.starts_with("http://") || given.starts_with("https://") {
+        return Ok(given.trim_end_matches('/').to_owned());
+    }
+    Err(Error::new(
+        ErrorCode::InvalidInput,
+        format!(
+            "{given:?} is neither a hub URL (http:// or https://) nor a hosted Ango Hub ({})",
+            ANGO_HUBS.map(|h| h.0).join(", ")
+        ),
+    ))
+}
+
+/// How many requests a client sends to the API in a window, at most.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RateLimit {
+    /// Ango's documented limit (100 a minute) on a hub without extensions; none on ours.
+    Auto,
+    /// No limit but the hub's own 429s.
+    Off,
+    /// At most this many requests in any window this long.
+    Fixed(u32, Duration),
+}
+
+/// Ango's documented rate limit on the standard plan: 100 requests a minute.
+pub const ANGO_RATE_LIMIT: (u32, Duration) = (100, Duration::from_secs(60));
+
+/// Holds requests back so that no window of the limit's length holds more than its count:
+/// the times of the last requests are kept, and a request waits for the oldest to age out.
+#[derive(Debug, Default)]
+struct Pacer {
+    sent: std::sync::Mutex<VecDeque<Instant>>,
+}
+
+impl Pacer {
+    async fn wait(&self, limit: Option<(u32, Duration)>) {
+        let Some((count, window)) = limit else {
+            return;
+        };
+        let count = count.max(1) as usize;
+        loop {
+            let wait = {
+                let mut sent = self
+                    .sent
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+                let now = Instant::now();
+                while sent
+                    .front()
+                    .is_some_and(|t| now.duration_since(*t) >= window)
+                {
+                    sent.pop_front();
+                }
+                if sent.len() < count {
+                    sent.push_back(now);
+                    return;
+                }
+                sent.front().map_or(Duration::ZERO, |t| {
+                    window.saturating_sub(now.duration_since(*t))
+                })
+            };
+            tokio::time::sleep(wait.max(Duration::from_millis(1))).await;
+        }
+    }
+}
+
+/// The outcome of a call that is not safe to repeat blindly.
+#[derive(Debug)]
+pub(crate) enum Unsure {
+    /// The hub refused it or it never reached the hub: it did not take effect.
+    NotDone(Error),
+    /// The answer was lost: it may or may not have taken effect; look before sending again.
+    Unknown(Error),
 }
 
 /// The outcome of one attempt that is not a final error.
@@ -127,13 +232,21 @@ enum Attempt {
     Retry(Duration),
 }
 
-/// A client for one hub and API key. Cheap to clone (connection pool shared).
+/// A client for one hub and API key. Cheap to clone (connection pool, what the hub offers,
+/// the rate limit and the receipt are shared).
 #[derive(Clone)]
 pub struct HubClient {
     base: String,
     key: String,
     http: reqwest::Client,
+    /// For signed URLs: a third party's host, sent nothing but the bytes, no redirects followed.
+    store: reqwest::Client,
     retry: RetryPolicy,
+    rate: RateLimit,
+    pacer: Arc<Pacer>,
+    hub: Arc<OnceCell<Hub>>,
+    receipt_path: Option<PathBuf>,
+    receipt: Arc<OnceCell<Arc<Receipt>>>,
 }
 
 impl std::fmt::Debug for HubClient {
@@ -150,11 +263,35 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// Default wait for the next bytes of an answer.
 const READ_TIMEOUT: Duration = Duration::from_secs(120);
 
+/// The API client follows a redirect only within the hub's own origin: the `apikey` header
+/// must never reach another host.
 fn http_client(connect: Duration, read: Duration) -> Result<reqwest::Client, Error> {
+    let same_origin = reqwest::redirect::Policy::custom(|attempt| {
+        let from = attempt.previous().first().map(url::Url::origin);
+        if attempt.previous().len() > 5 {
+            attempt.error("too many redirects")
+        } else if from.as_ref() == Some(&attempt.url().origin()) {
+            attempt.follow()
+        } else {
+            attempt.stop()
+        }
+    });
     reqwest::Client::builder()
         .connect_timeout(connect)
         .read_timeout(read)
         .pool_max_idle_per_host(64)
+        .redirect(same_origin)
+        .build()
+        .map_err(|e| Error::with_source(ErrorCode::Internal, "cannot set up the HTTP client", e))
+}
+
+/// The client for signed URLs: no redirects (a redirect would carry the bytes elsewhere).
+fn store_client(connect: Duration, read: Duration) -> Result<reqwest::Client, Error> {
+    reqwest::Client::builder()
+        .connect_timeout(connect)
+        .read_timeout(read)
+        .pool_max_idle_per_host(64)
+        .redirect(reqwest::redirect::Policy::none())
         .build()
         .map_err(|e| Error::with_source(ErrorCode::Internal, "cannot set up the HTTP client", e))
 }
@@ -197,9 +334,10 @@ fn retry_after(resp: &reqwest::Response) -> Option<Duration> {
 async fn fail_message(resp: reqwest::Response) -> String {
     let status = resp.status();
     let text = resp.text().await.unwrap_or_default();
-    let msg = serde_json::from_str::<Value>(&text)
+    let msg = serde_json::from_str::<wire::Failure>(&text)
         .ok()
-        .and_then(|v| v.get("message").and_then(Value::as_str).map(str::to_owned))
+        .map(|f| f.message)
+        .filter(|m| !m.is_empty())
         .unwrap_or_else(|| text.chars().take(300).collect());
     if msg.is_empty() {
         format!("HTTP {status}")
@@ -228,8 +366,100 @@ impl HubClient {
             base: base.trim_end_matches('/').to_owned(),
             key: api_key.to_owned(),
             http: http_client(CONNECT_TIMEOUT, READ_TIMEOUT)?,
+            store: store_client(CONNECT_TIMEOUT, READ_TIMEOUT)?,
             retry: RetryPolicy::default(),
+            rate: RateLimit::Auto,
+            pacer: Arc::default(),
+            hub: Arc::default(),
+            receipt_path: None,
+            receipt: Arc::default(),
         })
+    }
+
+    /// Keeps the receipt of what this client registers in the file at `path` (see
+    /// [`Receipt`]): on a hub without idempotent uploads, it is what makes a re-run, a crash or
+    /// a lost answer register nothing twice. Without it, a receipt in memory does that within
+    /// one run only.
+    #[must_use]
+    pub fn with_receipt(mut self, path: impl Into<PathBuf>) -> Self {
+        self.receipt_path = Some(path.into());
+        self.receipt = Arc::default();
+        self
+    }
+
+    /// Replaces the rate limit (default [`RateLimit::Auto`]).
+    #[must_use]
+    pub fn with_rate_limit(mut self, rate: RateLimit) -> Self {
+        self.rate = rate;
+        self
+    }
+
+    /// Which hub this is and what it offers, asked once (`GET /v2/assetdrop`; a hub that does
+    /// not know the route is a plain Ango hub). A wrong key or an unreachable hub is an error.
+    pub async fn hub(&self) -> Result<&Hub, Error> {
+        self.hub
+            .get_or_try_init(|| async {
+                match self.call(Method::GET, wire::INFO_PATH, None).await {
+                    Ok(data) => {
+                        let info: HubInfo = Self::typed(data, "hub info")?;
+                        Ok(Hub::Assetdrop(info))
+                    }
+                    Err(e) if matches!(e.code, ErrorCode::NotFound | ErrorCode::InvalidInput) => {
+                        Ok(Hub::Ango)
+                    }
+                    Err(e) => Err(e),
+                }
+            })
+            .await
+    }
+
+    /// An error saying what the hub does not offer, unless it offers `extension`.
+    async fn require(&self, extension: Extension, what: &str) -> Result<(), Error> {
+        if self.has(extension).await? {
+            return Ok(());
+        }
+        Err(Error::new(
+            ErrorCode::InvalidInput,
+            format!(
+                "{what} is not part of Ango Hub's documented API, so this hub cannot be asked for it; do it in the hub's own web app"
+            ),
+        ))
+    }
+
+    /// Whether the hub offers `extension`.
+    pub async fn has(&self, extension: Extension) -> Result<bool, Error> {
+        Ok(self.hub().await?.has(extension))
+    }
+
+    /// The receipt for this hub: the file given with [`HubClient::with_receipt`], or one in
+    /// memory.
+    pub async fn receipt(&self) -> Result<Arc<Receipt>, Error> {
+        let identity = self.hub().await?.identity(&self.base);
+        self.receipt
+            .get_or_try_init(|| async {
+                let path = self.receipt_path.clone();
+                tokio::task::spawn_blocking(move || match path {
+                    Some(p) => Receipt::open(&p, &identity),
+                    None => Receipt::in_memory(&identity),
+                })
+                .await
+                .map_err(|e| Error::with_source(ErrorCode::Internal, "the receipt task failed", e))?
+                .map(Arc::new)
+            })
+            .await
+            .cloned()
+    }
+
+    /// The rate limit in force for this hub.
+    fn limit(&self) -> Option<(u32, Duration)> {
+        match self.rate {
+            RateLimit::Off => None,
+            RateLimit::Fixed(n, w) => Some((n, w)),
+            RateLimit::Auto => match self.hub.get() {
+                Some(Hub::Ango) => Some(ANGO_RATE_LIMIT),
+                _ => None,
+            },
+        }
     }
 
     /// Replaces the timeouts: `connect` for making a connection, `read` for each wait for the
@@ -238,6 +468,7 @@ impl HubClient {
     /// 10 s and 120 s.
     pub fn with_timeouts(mut self, connect: Duration, read: Duration) -> Result<Self, Error> {
         self.http = http_client(connect, read)?;
+        self.store = store_client(connect, read)?;
         Ok(self)
     }
 
@@ -289,45 +520,118 @@ impl HubClient {
         body: Option<&Value>,
         idempotency_key: Option<&str>,
     ) -> Result<Value, Error> {
-        let url = format!("{}{path_and_query}", self.base);
-        let what = format!(
-            "{method} {}",
-            path_and_query.split('?').next().unwrap_or(path_and_query)
-        );
+        let what = describe(&method, path_and_query);
         let mut attempt = 0;
         loop {
-            let mut req = self
-                .http
-                .request(method.clone(), &url)
-                .header("apikey", &self.key);
-            if let Some(k) = idempotency_key {
-                req = req.header("Idempotency-Key", k);
-            }
-            if let Some(b) = body {
-                req = req.json(b);
-            }
-            let wait = match self.judge(req.send().await, attempt, &what).await? {
+            let res = self
+                .attempt(method.clone(), path_and_query, body, idempotency_key)
+                .await;
+            let wait = match self.judge(res, attempt, &what).await? {
                 Attempt::Done(resp) => match resp.bytes().await {
-                    Ok(body) => {
-                        let v: Value = serde_json::from_slice(&body).map_err(|e| {
-                            Error::with_source(
-                                ErrorCode::Network,
-                                format!("{what}: the answer is not JSON; is this a hub?"),
-                                e,
-                            )
-                        })?;
-                        return Ok(v.get("data").cloned().unwrap_or(Value::Null));
-                    }
+                    Ok(body) => return Self::data_of(&body, &what),
                     // The answer broke off after its status line. As when a connection fails
                     // before any answer, the call may or may not have taken effect, and it is
-                    // sent again like those: the calls an upload makes (reservations, lookups,
-                    // registration by upload ID) are safe to repeat.
+                    // sent again like those: the calls sent this way (reads, reservations,
+                    // registrations by upload ID, keyed creations) are safe to repeat.
                     Err(_) if attempt < self.retry.max_retries => self.retry.backoff(attempt),
                     Err(e) => return Err(network(&what, e)),
                 },
                 Attempt::Retry(wait) => wait,
             };
             tracing::debug!("{what}: retrying in {wait:?}");
+            tokio::time::sleep(wait).await;
+            attempt += 1;
+        }
+    }
+
+    /// One request, paced to the rate limit.
+    async fn attempt(
+        &self,
+        method: Method,
+        path_and_query: &str,
+        body: Option<&Value>,
+        idempotency_key: Option<&str>,
+    ) -> reqwest::Result<reqwest::Response> {
+        self.pacer.wait(self.limit()).await;
+        let mut req = self
+            .http
+            .request(method, format!("{}{path_and_query}", self.base))
+            .header("apikey", &self.key);
+        if let Some(k) = idempotency_key {
+            req = req.header(wire::IDEMPOTENCY_KEY, k);
+        }
+        if let Some(b) = body {
+            req = req.json(b);
+        }
+        req.send().await
+    }
+
+    /// The `data` of a whole answer body.
+    fn data_of(body: &[u8], what: &str) -> Result<Value, Error> {
+        let v: Value = serde_json::from_slice(body).map_err(|e| {
+            Error::with_source(
+                ErrorCode::Network,
+                format!("{what}: the answer is not JSON; is this a hub?"),
+                e,
+            )
+        })?;
+        Ok(v.get("data").cloned().unwrap_or(Value::Null))
+    }
+
+    /// Sends a call that must not run twice, to a hub that cannot recognise a repeat. It is
+    /// sent again only when it surely did not take effect: the connection was never made, or
+    /// the hub answered 429 or 503 (it did not run it). Any other failure after sending is
+    /// [`Unsure::Unknown`], and the caller looks at the hub before sending again.
+    pub(crate) async fn call_unsure(
+        &self,
+        method: Method,
+        path_and_query: &str,
+        body: Option<&Value>,
+    ) -> Result<Value, Unsure> {
+        let what = describe(&method, path_and_query);
+        let mut attempt = 0;
+        loop {
+            let more = attempt < self.retry.max_retries;
+            let wait = match self
+                .attempt(method.clone(), path_and_query, body, None)
+                .await
+            {
+                Ok(resp) if resp.status().is_success() => {
+                    return match resp.bytes().await {
+                        Ok(b) => Self::data_of(&b, &what).map_err(Unsure::Unknown),
+                        Err(e) => Err(Unsure::Unknown(network(&what, e))),
+                    };
+                }
+                Ok(resp)
+                    if more
+                        && matches!(
+                            resp.status(),
+                            StatusCode::TOO_MANY_REQUESTS | StatusCode::SERVICE_UNAVAILABLE
+                        ) =>
+                {
+                    retry_after(&resp)
+                        .map_or_else(|| self.retry.backoff(attempt), |d| d.min(self.retry.max))
+                }
+                Ok(resp) => {
+                    let status = resp.status();
+                    let e = Error::new(
+                        code_for(status),
+                        format!("{what}: {}", fail_message(resp).await),
+                    );
+                    return Err(
+                        if status.is_server_error() && status != StatusCode::SERVICE_UNAVAILABLE {
+                            Unsure::Unknown(e)
+                        } else {
+                            Unsure::NotDone(e)
+                        },
+                    );
+                }
+                Err(e) if more && e.is_connect() => self.retry.backoff(attempt),
+                Err(e) if e.is_connect() || e.is_builder() => {
+                    return Err(Unsure::NotDone(network(&what, e)))
+                }
+                Err(e) => return Err(Unsure::Unknown(network(&what, e))),
+            };
             tokio::time::sleep(wait).await;
             attempt += 1;
         }
@@ -363,6 +667,17 @@ impl HubClient {
         }
     }
 
+    /// `data` read as its wire type.
+    fn typed<T: DeserializeOwned>(data: Value, what: &str) -> Result<T, Error> {
+        serde_json::from_value(data).map_err(|e| {
+            Error::with_source(
+                ErrorCode::Internal,
+                format!("{what}: the hub's answer is not what the API documents: {e}"),
+                e,
+            )
+        })
+    }
+
     fn field<T: DeserializeOwned>(data: &Value, key: &str, what: &str) -> Result<T, Error> {
         let v = data.get(key).cloned().unwrap_or(Value::Null);
         serde_json::from_value(v).map_err(|e| {
@@ -374,20 +689,68 @@ impl HubClient {
         })
     }
 
-    /// Creates a project (`type` `ango`).
+    /// Creates a project (`type` `ango`). On a hub without idempotency keys, an answer lost
+    /// on the way is settled by looking for a project of that name that was not there before,
+    /// so a retry never makes a second one.
     pub async fn create_project(
         &self,
         name: &str,
         description: &str,
     ) -> Result<ProjectInfo, Error> {
-        let data = self
-            .call_once(
-                Method::POST,
-                "/v2/project",
-                Some(&json!({"name": name, "description": description})),
-            )
-            .await?;
-        Self::field(&data, "project", "create project")
+        let body = serde_json::to_value(wire::NewProject {
+            name: name.to_owned(),
+            description: Some(description.to_owned()),
+        })
+        .unwrap_or(Value::Null);
+        if self.has(Extension::IdempotencyKeys).await? {
+            let data = self
+                .call_once(Method::POST, "/v2/project", Some(&body))
+                .await?;
+            return Ok(Self::typed::<wire::ProjectAnswer>(data, "create project")?.project);
+        }
+        let before = self.project_ids_named(name).await?;
+        for lost in 0.. {
+            match self
+                .call_unsure(Method::POST, "/v2/project", Some(&body))
+                .await
+            {
+                Ok(data) => {
+                    return Ok(Self::typed::<wire::ProjectAnswer>(data, "create project")?.project)
+                }
+                Err(Unsure::NotDone(e)) => return Err(e),
+                Err(Unsure::Unknown(e)) => {
+                    let now = self.project_ids_named(name).await?;
+                    if let Some(id) = now.iter().find(|id| !before.contains(*id)) {
+                        return self.project(id).await;
+                    }
+                    if lost >= self.retry.max_retries {
+                        return Err(e);
+                    }
+                    tokio::time::sleep(self.retry.backoff(lost)).await;
+                }
+            }
+        }
+        unreachable!("the loop returns")
+    }
+
+    /// The IDs of every project named `name`.
+    async fn project_ids_named(&self, name: &str) -> Result<Vec<String>, Error> {
+        let mut ids = Vec::new();
+        let mut page = 1;
+        loop {
+            let got = self.list_projects(page, wire::MAX_PAGE).await?;
+            let n = got.items.len() as u64;
+            ids.extend(
+                got.items
+                    .into_iter()
+                    .filter(|p| p.name == name)
+                    .map(|p| p.id),
+            );
+            if n < wire::MAX_PAGE || page * wire::MAX_PAGE >= got.total {
+                return Ok(ids);
+            }
+            page += 1;
+        }
     }
 
     /// One project, with its batches.
@@ -395,7 +758,7 @@ impl HubClient {
         let data = self
             .call(Method::GET, &format!("/v2/project/{}", enc(id)), None)
             .await?;
-        Self::field(&data, "project", "get project")
+        Ok(Self::typed::<wire::ProjectAnswer>(data, "get project")?.project)
     }
 
     /// A page of projects (1-based).
@@ -407,51 +770,79 @@ impl HubClient {
                 None,
             )
             .await?;
+        let page: wire::ProjectsPage = Self::typed(data, "list projects")?;
         Ok(Page {
-            items: Self::field(&data, "projects", "list projects")?,
-            total: Self::field(&data, "total", "list projects")?,
+            items: page.projects,
+            total: page.total,
         })
     }
 
-    /// Creates a batch, or returns the existing one with that name.
+    /// Returns the project's batch named `name`, creating it when there is none. The batch is
+    /// read back from the project (Ango's sources disagree on what the creation answers), and an
+    /// answer lost on the way is settled by that look before anything is sent again.
     pub async fn create_batch(&self, project: &str, name: &str) -> Result<BatchInfo, Error> {
-        let data = self
-            .call(
-                Method::POST,
-                &format!("/v2/batches/{}", enc(project)),
-                Some(&json!({"name": name})),
-            )
-            .await?;
-        Self::field(&data, "project", "create batch")
+        let path = format!("/v2/batches/{}", enc(project));
+        let body = serde_json::to_value(wire::NewBatch {
+            name: name.to_owned(),
+        })
+        .unwrap_or(Value::Null);
+        if self.has(Extension::BatchesByName).await? {
+            let data = self.call(Method::POST, &path, Some(&body)).await?;
+            return Self::field(&data, "project", "create batch");
+        }
+        let find = |p: ProjectInfo| p.batches.into_iter().find(|b| b.name == name);
+        for lost in 0.. {
+            if let Some(b) = find(self.project(project).await?) {
+                return Ok(b);
+            }
+            match self.call_unsure(Method::POST, &path, Some(&body)).await {
+                Ok(_) => {
+                    return find(self.project(project).await?).ok_or_else(|| {
+                        Error::new(
+                            ErrorCode::Internal,
+                            format!(
+                                "the hub accepted batch {name:?} but the project does not list it"
+                            ),
+                        )
+                    })
+                }
+                Err(Unsure::NotDone(e)) => return Err(e),
+                Err(Unsure::Unknown(e)) if lost >= self.retry.max_retries => return Err(e),
+                Err(Unsure::Unknown(_)) => tokio::time::sleep(self.retry.backoff(lost)).await,
+            }
+        }
+        unreachable!("the loop returns")
     }
 
     /// Which of these contents (BLAKE3 hex) the project holds already: hash → (asset ID,
-    /// external ID). Asks in requests of at most 10,000 hashes.
+    /// external ID). Asks in requests of at most 10,000 hashes. A hub without
+    /// [`Extension::ContentLookup`] is not asked: the answer is empty, and the receipt is what
+    /// knows contents sent before.
     pub async fn assets_by_content(
         &self,
         project: &str,
         hashes: &[String],
     ) -> Result<HashMap<String, (String, String)>, Error> {
-        #[derive(Deserialize)]
-        #[serde(rename_all = "camelCase")]
-        struct Found {
-            content_hash: String,
-            #[serde(rename = "_id")]
-            id: String,
-            external_id: String,
-        }
         let mut out = HashMap::new();
+        if !self.has(Extension::ContentLookup).await? {
+            return Ok(out);
+        }
         for chunk in hashes.chunks(10_000) {
+            let body = serde_json::to_value(wire::ContentQuery {
+                content_hashes: chunk.to_vec(),
+            })
+            .unwrap_or(Value::Null);
             let data = self
                 .call(
                     Method::POST,
                     &format!("/v2/project/{}/assets/byContent", enc(project)),
-                    Some(&json!({"contentHashes": chunk})),
+                    Some(&body),
                 )
                 .await?;
-            let found: Vec<Found> = Self::field(&data, "assets", "find assets by content")?;
+            let found: wire::ContentAnswer = Self::typed(data, "find assets by content")?;
             out.extend(
                 found
+                    .assets
                     .into_iter()
                     .map(|f| (f.content_hash, (f.id, f.external_id))),
             );
@@ -460,16 +851,54 @@ impl HubClient {
     }
 
     /// Saves an asset-builder template (the Ango template object) on a project; returns it with
-    /// its `_id`.
+    /// its `_id`, as the project lists it afterwards (Ango does not document the answer). An
+    /// answer lost on the way is settled by looking at the project's templates before sending
+    /// again.
     pub async fn save_template(&self, project: &str, template: &Value) -> Result<Value, Error> {
-        let data = self
-            .call_once(
-                Method::POST,
-                &format!("/v2/project/{}/assetBuilderTemplates", enc(project)),
-                Some(template),
-            )
-            .await?;
-        Self::field(&data, "assetBuilderTemplate", "save template")
+        let path = format!("/v2/project/{}/assetBuilderTemplates", enc(project));
+        if self.has(Extension::IdempotencyKeys).await? {
+            let data = self.call_once(Method::POST, &path, Some(template)).await?;
+            return Self::field(&data, "assetBuilderTemplate", "save template");
+        }
+        let ids = |p: &ProjectInfo| -> Vec<String> {
+            p.asset_builder_templates
+                .iter()
+                .filter_map(|t| t.get("_id").and_then(Value::as_str).map(str::to_owned))
+                .collect()
+        };
+        let before = ids(&self.project(project).await?);
+        let name = template.get("name");
+        let new_one = |p: ProjectInfo| {
+            p.asset_builder_templates.into_iter().rev().find(|t| {
+                t.get("_id")
+                    .and_then(Value::as_str)
+                    .is_some_and(|id| !before.iter().any(|b| b == id))
+                    && t.get("name") == name
+            })
+        };
+        for lost in 0.. {
+            match self.call_unsure(Method::POST, &path, Some(template)).await {
+                Ok(_) => {
+                    return new_one(self.project(project).await?).ok_or_else(|| {
+                        Error::new(
+                            ErrorCode::Internal,
+                            "the hub accepted the template but the project does not list it",
+                        )
+                    })
+                }
+                Err(Unsure::NotDone(e)) => return Err(e),
+                Err(Unsure::Unknown(e)) => {
+                    if let Some(t) = new_one(self.project(project).await?) {
+                        return Ok(t);
+                    }
+                    if lost >= self.retry.max_retries {
+                        return Err(e);
+                    }
+                    tokio::time::sleep(self.retry.backoff(lost)).await;
+                }
+            }
+        }
+        unreachable!("the loop returns")
     }
 
     /// Reserves an upload and returns the signed PUT URL.
@@ -485,7 +914,7 @@ impl HubClient {
                 None,
             )
             .await?;
-        Self::field(&data, "uploadUrl", "get upload URL")
+        Ok(Self::typed::<wire::UploadUrlAnswer>(data, "get upload URL")?.upload_url)
     }
 
     /// A signed GET URL for an asset URL.
@@ -539,8 +968,9 @@ impl HubClient {
                 }
             });
             let body = reqwest::Body::wrap_stream(progress);
+            // Nothing but the bytes: the URL is signed for them, and may be another company's host.
             let res = self
-                .http
+                .store
                 .put(url)
                 .header(reqwest::header::CONTENT_LENGTH, len)
                 .header(reqwest::header::CONTENT_TYPE, "application/octet-stream")
@@ -556,8 +986,10 @@ impl HubClient {
         }
     }
 
-    /// Registers assets (`POST /v2/project/{id}/cloud`). `batches` (names or IDs) apply to every
-    /// asset without its own `batches`.
+    /// Registers assets (`POST /v2/project/{id}/cloud`), sent again until answered: safe only
+    /// on a hub with [`Extension::UploadIds`] and assets that carry one. `batches` (names or IDs)
+    /// apply to every asset without its own. To register on any hub exactly once, use
+    /// [`super::Registration`].
     pub async fn register(
         &self,
         project: &str,
@@ -571,14 +1003,69 @@ impl HubClient {
             path.push_str("?batches=");
             path.push_str(&enc(&serde_json::to_string(batches).unwrap_or_default()));
         }
-        let body = json!({"assets": assets, "uploadLocal": if upload_local { "true" } else { "false" }, "priority": priority});
+        let body = serde_json::to_value(wire::RegisterRequest {
+            assets,
+            upload_local: if upload_local { "true" } else { "false" },
+            priority,
+        })
+        .unwrap_or(Value::Null);
         let data = self.call(Method::POST, &path, Some(&body)).await?;
-        let asset_ids: Vec<String> = Self::field(&data, "assetIds", "register assets")?;
-        let created = data
-            .pointer("/assets/assetsCreated")
-            .and_then(Value::as_u64)
-            .unwrap_or(0);
-        Ok(Registered { asset_ids, created })
+        let answer: wire::RegisterAnswer = Self::typed(data, "register assets")?;
+        Ok(Registered {
+            created: answer.created(),
+            asset_ids: answer.asset_ids,
+        })
+    }
+
+    /// Up to `count` of a project's assets from position `offset` on (0-based, in the hub's
+    /// order), fetched in pages of at most [`wire::MAX_PAGE`]; and how many match in all.
+    pub async fn assets_window(
+        &self,
+        project: &str,
+        offset: u64,
+        count: u64,
+        filter: &wire::AssetFilter,
+    ) -> Result<(Vec<wire::Asset>, u64), Error> {
+        let mut out = Vec::new();
+        let mut page = offset / wire::MAX_PAGE + 1;
+        let mut skip = (offset % wire::MAX_PAGE) as usize;
+        let mut total = 0;
+        while (out.len() as u64) < count {
+            let got = self
+                .assets_page(project, page, wire::MAX_PAGE, filter)
+                .await?;
+            total = got.total;
+            let n = got.assets.len() as u64;
+            let want = (count - out.len() as u64) as usize;
+            out.extend(got.assets.into_iter().skip(skip).take(want));
+            skip = 0;
+            if n < wire::MAX_PAGE || page * wire::MAX_PAGE >= total {
+                break;
+            }
+            page += 1;
+        }
+        Ok((out, total))
+    }
+
+    /// A page of a project's assets (1-based, at most [`wire::MAX_PAGE`]), newest first.
+    pub async fn assets_page(
+        &self,
+        project: &str,
+        page: u64,
+        limit: u64,
+        filter: &wire::AssetFilter,
+    ) -> Result<wire::AssetsPage, Error> {
+        let mut path = format!(
+            "/v2/project/{}/assets?page={page}&limit={}",
+            enc(project),
+            limit.clamp(1, wire::MAX_PAGE)
+        );
+        if !filter.is_empty() {
+            path.push_str("&filters=");
+            path.push_str(&enc(&serde_json::to_string(filter).unwrap_or_default()));
+        }
+        let data = self.call(Method::GET, &path, None).await?;
+        Self::typed(data, "list assets")
     }
 
     /// A page of a project's assets (1-based), with optional `filters` as the API takes them.
@@ -677,6 +1164,8 @@ impl HubClient {
     /// Registers a storage integration. `body` is either of the hub's accepted shapes; the
     /// credentials in it are sent once and never come back.
     pub async fn create_storage(&self, body: &Value) -> Result<StorageInfo, Error> {
+        self.require(Extension::StorageAdmin, "creating a storage integration")
+            .await?;
         let data = self
             .call_once(Method::POST, "/v2/storages", Some(body))
             .await?;
@@ -691,6 +1180,8 @@ impl HubClient {
 
     /// Removes a storage integration (refused while assets use it).
     pub async fn delete_storage(&self, id: &str) -> Result<StorageInfo, Error> {
+        self.require(Extension::StorageAdmin, "removing a storage integration")
+            .await?;
         let data = self
             .call_once(Method::DELETE, &format!("/v2/storages/{}", enc(id)), None)
             .await?;
@@ -707,6 +1198,8 @@ impl HubClient {
         scroll_token: Option<&str>,
         signed_urls: bool,
     ) -> Result<StorageListing, Error> {
+        self.require(Extension::StorageAdmin, "browsing a storage's files")
+            .await?;
         let mut q = format!(
             "/v2/storages/{}/files?path={}&getSignedUrls={signed_urls}",
             enc(id),
@@ -732,6 +1225,8 @@ impl HubClient {
 
     /// A presigned GET URL for an object of a storage (`GET /v2/getSignedUrl?storageId=`).
     pub async fn storage_signed_url(&self, storage: &str, url: &str) -> Result<String, Error> {
+        self.require(Extension::StorageAdmin, "signing a storage's URLs")
+            .await?;
         let data = self
             .call(
                 Method::GET,
@@ -931,8 +1426,10 @@ impl HubClient {
         }
         let bucket = summary.bucket.clone();
         let chunk = job.chunk.max(1);
+        let registration = super::Registration::new(self, &job.project, &[], false, job.priority);
+        registration.settle().await?;
         for part in summary.imported.chunks_mut(chunk) {
-            let assets: Vec<Value> = part
+            let assets: Vec<super::Registrable> = part
                 .iter()
                 .map(|i| {
                     let upload_id =
@@ -947,22 +1444,32 @@ impl HubClient {
                     if let Some(b) = &i.batch {
                         a["batches"] = json!([b]);
                     }
-                    a
+                    super::Registrable {
+                        key: format!("storage-{}", &upload_id[..32]),
+                        content_hash: None,
+                        asset: a,
+                    }
                 })
                 .collect();
-            let done = self
-                .register(&job.project, &assets, &[], false, job.priority)
-                .await?;
+            let done = registration.register(&assets).await?;
             summary.created += done.created;
             for (i, id) in part.iter_mut().zip(done.asset_ids) {
-                i.asset_id = Some(id);
+                i.asset_id = id;
             }
         }
         Ok(summary)
     }
 }
 
-fn enc(s: &str) -> String {
+/// `METHOD /path`, without the query (which may carry names or signatures), for messages.
+fn describe(method: &Method, path_and_query: &str) -> String {
+    format!(
+        "{method} {}",
+        path_and_query.split('?').next().unwrap_or(path_and_query)
+    )
+}
+
+pub(crate) fn enc(s: &str) -> String {
     percent_encoding::utf8_percent_encode(s, percent_encoding::NON_ALPHANUMERIC).to_string()
 }
 

@@ -5,6 +5,8 @@
 
 mod client;
 mod journal;
+pub mod receipt;
+mod register;
 
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -18,15 +20,21 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 pub use tokio_util::sync::CancellationToken;
 
-pub use client::{redact, BatchInfo, HubClient, Page, ProjectInfo, Registered, RetryPolicy};
+pub use client::{
+    hub_url, redact, BatchInfo, Hub, HubClient, Page, ProjectInfo, RateLimit, Registered,
+    RetryPolicy, ANGO_HUBS, ANGO_RATE_LIMIT,
+};
 pub use client::{
     PrefixImport, PrefixImportSummary, PrefixImported, PrefixSkipped, StorageFile, StorageFolder,
     StorageInfo, StorageListing,
 };
+pub use receipt::Receipt;
+pub use register::{Chunk, Registrable, Registration};
 
 use crate::error::{Error, ErrorCode};
 use crate::media::{self, AudioPolicy, Kind, ProbeConfig, Problem, Report, Verdict};
 use crate::progress::{EventSink, Throttle};
+use crate::wire::Extension;
 
 /// What to upload and how.
 #[derive(Debug, Clone)]
@@ -145,8 +153,8 @@ pub enum UploadEvent {
     Uploaded {
         /// The file.
         path: PathBuf,
-        /// The new asset's ID.
-        asset_id: String,
+        /// The new asset's ID, when the hub names it (Ango's registration answer does not).
+        asset_id: Option<String>,
         /// Its external ID.
         external_id: String,
     },
@@ -178,8 +186,8 @@ pub enum UploadEvent {
 pub struct Uploaded {
     /// The file.
     pub path: PathBuf,
-    /// The asset ID.
-    pub asset_id: String,
+    /// The asset ID, when the hub names it (Ango's registration answer does not).
+    pub asset_id: Option<String>,
     /// The external ID.
     pub external_id: String,
 }
@@ -392,11 +400,14 @@ struct Ready {
 struct Pending {
     path: PathBuf,
     external_id: String,
-    asset: Value,
+    item: Registrable,
 }
 
 struct Run<'a> {
     client: &'a HubClient,
+    registration: Registration<'a>,
+    /// The receipt, when the hub cannot tell which contents it holds.
+    receipt: Option<std::sync::Arc<Receipt>>,
     config: &'a UploadConfig,
     sink: &'a dyn EventSink<UploadEvent>,
     overall: Arc<AtomicU64>,
@@ -415,39 +426,66 @@ impl Run<'_> {
         self.lock().skipped.push(Skipped { path, reason });
     }
 
-    /// Leaves out (as skipped) the files whose content the project holds already. Files of one
-    /// upload are not compared with each other: the same picture in two dropped folders is two
-    /// assets, as the user asked. Asking the hub is best effort: a hub without the lookup (or a
-    /// failed lookup) only means nothing is skipped for being there already.
+    /// Leaves out (as skipped) the files this computer imported into the project before, and,
+    /// unless duplicates are allowed, the files whose content the project holds already. Files
+    /// of one upload are not compared with each other: the same picture in two dropped folders
+    /// is two assets, as the user asked. Contents are asked of the hub when it can tell (ours,
+    /// for every computer's uploads) and of the receipt otherwise (this computer's only). A
+    /// failed lookup on the hub only means nothing is skipped for being there already.
     async fn drop_known(&self, batch: Vec<Ready>) -> Vec<Ready> {
-        if !self.config.skip_existing {
-            return batch;
-        }
         let hash_of = |r: &Ready| {
             r.hash
                 .as_deref()
                 .and_then(|h| blake3::Hash::from_hex(h).ok())
         };
-        let hashes: Vec<String> = {
+        let hashes: Vec<String> = if self.config.skip_existing {
             let ours = self.ours();
             batch
                 .iter()
                 .filter(|r| !hash_of(r).is_some_and(|h| ours.contains(&h)))
                 .filter_map(|r| r.hash.clone())
                 .collect()
-        };
-        let known = if hashes.is_empty() {
-            HashMap::new()
         } else {
-            self.client
+            Vec::new()
+        };
+        let mut known: HashMap<String, String> = HashMap::new();
+        let mut done: HashSet<String> = HashSet::new();
+        if let Some(receipt) = &self.receipt {
+            if !hashes.is_empty() {
+                match receipt.registered_contents(&self.config.project, &hashes) {
+                    Ok(found) => known = found,
+                    Err(e) => tracing::warn!("{e}"),
+                }
+            }
+            for r in &batch {
+                let key = self.upload_id(r);
+                if let Ok(Some(e)) = receipt.get(&self.config.project, &key) {
+                    if e.state == receipt::State::Registered {
+                        done.insert(key);
+                    }
+                }
+            }
+        } else if !hashes.is_empty() {
+            known = self
+                .client
                 .assets_by_content(&self.config.project, &hashes)
                 .await
                 .unwrap_or_default()
-        };
+                .into_iter()
+                .map(|(h, (_, ext))| (h, ext))
+                .collect();
+        }
         let mut keep = Vec::with_capacity(batch.len());
         let mut ours = self.ours();
         for ready in batch {
-            if let Some((_, ext)) = ready.hash.as_ref().and_then(|h| known.get(h)) {
+            if done.contains(&self.upload_id(&ready)) {
+                self.skip(
+                    ready.file.path,
+                    "already imported into this project (the import receipt records it)".into(),
+                );
+                continue;
+            }
+            if let Some(ext) = ready.hash.as_ref().and_then(|h| known.get(h)) {
                 self.skip(
                     ready.file.path,
                     format!("already in the project as {ext:?} (same content)"),
@@ -458,6 +496,20 @@ impl Run<'_> {
             keep.push(ready);
         }
         keep
+    }
+
+    /// The file's upload ID, derived from the project, its external ID and its content, so
+    /// registering the same file again — a re-run after a crash, a retry — is the same item.
+    fn upload_id(&self, ready: &Ready) -> String {
+        match &ready.hash {
+            Some(h) => derived_upload_id(
+                "file",
+                &self.config.project,
+                0,
+                &json!({"externalId": ready.file.external_id, "contentHash": h}),
+            ),
+            None => format!("file-{}", hex::encode(rand::random::<[u8; 16]>())),
+        }
     }
 
     fn ours(&self) -> std::sync::MutexGuard<'_, HashSet<blake3::Hash>> {
@@ -501,6 +553,7 @@ impl Run<'_> {
 
     /// Converts if asked, reserves, streams the bytes; returns the asset to register.
     async fn send(&self, ready: Ready, cancel: &CancellationToken) -> Result<Pending, Error> {
+        let id = self.upload_id(&ready);
         let Ready { file, report, hash } = ready;
         let _tmp; // keeps a converted WAV alive until it is uploaded
         let (source, ext) = if report.convert_to_wav {
@@ -535,18 +588,6 @@ impl Run<'_> {
                 )
             })?
             .len();
-        // The upload ID is derived from the project, external ID and content, so registering
-        // the same file again — a re-run after a crash, a retry — returns the asset made the
-        // first time.
-        let id = match &hash {
-            Some(h) => derived_upload_id(
-                "file",
-                &self.config.project,
-                0,
-                &json!({"externalId": file.external_id, "contentHash": h}),
-            ),
-            None => hex::encode(rand::random::<[u8; 16]>()),
-        };
         let url = self.reserve(ext.as_deref()).await?;
         self.sink.send(UploadEvent::Started {
             path: file.path.clone(),
@@ -612,28 +653,22 @@ impl Run<'_> {
         Ok(Pending {
             path: file.path,
             external_id: file.external_id,
-            asset,
+            item: Registrable {
+                key: id,
+                content_hash: hash,
+                asset,
+            },
         })
     }
 
-    async fn register(&self, pending: Vec<Pending>, batches: &[String]) {
+    async fn register(&self, pending: Vec<Pending>) {
         if pending.is_empty() {
             return;
         }
-        let assets: Vec<Value> = pending.iter().map(|p| p.asset.clone()).collect();
-        match self
-            .client
-            .register(
-                &self.config.project,
-                &assets,
-                batches,
-                true,
-                self.config.priority,
-            )
-            .await
-        {
-            Ok(reg) if reg.asset_ids.len() == pending.len() => {
-                for (p, id) in pending.into_iter().zip(reg.asset_ids) {
+        let items: Vec<Registrable> = pending.iter().map(|p| p.item.clone()).collect();
+        match self.registration.register(&items).await {
+            Ok(chunk) => {
+                for (p, id) in pending.into_iter().zip(chunk.asset_ids) {
                     self.sink.send(UploadEvent::Uploaded {
                         path: p.path.clone(),
                         asset_id: id.clone(),
@@ -644,19 +679,6 @@ impl Run<'_> {
                         asset_id: id,
                         external_id: p.external_id,
                     });
-                }
-            }
-            Ok(reg) => {
-                let e = Error::new(
-                    ErrorCode::Internal,
-                    format!(
-                        "the hub registered {} assets for {} files",
-                        reg.asset_ids.len(),
-                        pending.len()
-                    ),
-                );
-                for p in pending {
-                    self.fail(p.path, &e);
                 }
             }
             Err(e) => {
@@ -683,7 +705,7 @@ async fn batch_ids(client: &HubClient, config: &UploadConfig) -> Result<Vec<Stri
         } else {
             return Err(Error::new(
                 ErrorCode::NotFound,
-                format!("batch {b:?} does not exist in project {}; create it first or ask to create missing batches", config.project),
+                format!("batch {b:?} does not exist in project {}; create it first, or ask for missing batches to be created", config.project),
             ));
         }
     }
@@ -726,12 +748,22 @@ pub async fn upload_plan(
     cancel: &CancellationToken,
 ) -> Result<UploadSummary, Error> {
     let batches = preflight(client, config).await?;
+    let registration = Registration::new(client, &config.project, &batches, true, config.priority);
+    // What an interrupted run left unsettled is settled before anything is sent.
+    registration.settle().await?;
+    let receipt = if client.has(Extension::ContentLookup).await? {
+        None
+    } else {
+        Some(client.receipt().await?)
+    };
     sink.send(UploadEvent::Planned {
         files: planned.files.len(),
         bytes: planned.files.iter().map(|f| f.size).sum(),
     });
     let run = Run {
         client,
+        registration,
+        receipt,
         config,
         sink,
         overall: Arc::new(AtomicU64::new(0)),
@@ -825,13 +857,13 @@ pub async fn upload_plan(
             Ok(p) => {
                 pending.push(p);
                 if pending.len() >= chunk {
-                    run.register(std::mem::take(&mut pending), &batches).await;
+                    run.register(std::mem::take(&mut pending)).await;
                 }
             }
             Err((path, e)) => run.fail(path, &e),
         }
     }
-    run.register(pending, &batches).await;
+    run.register(pending).await;
     let summary = std::mem::take(&mut *run.lock());
     sink.send(UploadEvent::Finished {
         uploaded: summary.uploaded.len(),

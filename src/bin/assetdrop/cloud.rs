@@ -77,7 +77,9 @@ pub async fn import(s: &Session, a: CloudImportArgs, json_out: bool) -> anyhow::
             on_ctrl_c.cancel();
         }
     });
-    let report = cloud::import(&s.client, &a.file, &config, &cancel).await?;
+    let report = cloud::import(&s.client, &a.file, &config, &cancel)
+        .await
+        .map_err(crate::flag_hints)?;
     if json_out {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {

@@ -38,7 +38,9 @@ struct Cli {
 /// Which hub to talk to.
 #[derive(Args, Clone)]
 struct Target {
-    /// A remote hub's URL; without it, the embedded hub at --root runs in-process.
+    /// The hub: a hosted Ango Hub (ango-eu, ango-us, ango-in, ango-test), any hub's URL (Ango
+    /// on-prem or an assetdrop hub), or `local`; without it (or with `local`), the embedded hub
+    /// at --root runs in-process.
     #[arg(long, global = true, env = "ASSETDROP_HUB")]
     hub: Option<String>,
     /// The hub's API key (needed with --hub).
@@ -57,12 +59,34 @@ struct Target {
     #[arg(long, global = true, env = "ASSETDROP_RETRIES", value_name = "N",
           value_parser = clap::value_parser!(u32).range(0..=100))]
     retries: Option<u32>,
+    /// The import receipt: what this computer registered where, so that re-runs, crashes and
+    /// lost answers register nothing twice on hubs that cannot tell (default: receipts.sqlite in
+    /// the OS data folder).
+    #[arg(long, global = true, env = "ASSETDROP_RECEIPTS", value_name = "FILE")]
+    receipts: Option<PathBuf>,
+    /// Requests a minute to the hub at most (0: no limit but the hub's own). Default: Ango's
+    /// documented 100 a minute on Ango Hub, none on an assetdrop hub.
+    #[arg(long, global = true, env = "ASSETDROP_RATE", value_name = "N")]
+    rate: Option<u32>,
 }
 
 impl Target {
     /// A client for `url` with this command line's timeout and retries.
     fn client(&self, url: &str, key: &str) -> anyhow::Result<HubClient> {
         let mut client = HubClient::new(url, key)?;
+        if let Some(path) = self.receipts.clone().or_else(upload::Receipt::default_path) {
+            client = client.with_receipt(path);
+        }
+        match self.rate {
+            Some(0) => client = client.with_rate_limit(upload::RateLimit::Off),
+            Some(n) => {
+                client = client.with_rate_limit(upload::RateLimit::Fixed(
+                    n,
+                    std::time::Duration::from_secs(60),
+                ));
+            }
+            None => {}
+        }
         if let Some(secs) = self.timeout {
             let read = std::time::Duration::from_secs(secs);
             client = client.with_timeouts(read.min(std::time::Duration::from_secs(10)), read)?;
@@ -80,6 +104,8 @@ impl Target {
 enum Command {
     /// Run a hub server.
     Serve(ServeArgs),
+    /// Say which hub --hub reaches and what it offers beyond Ango's documented API.
+    Hub,
     /// Create or list projects.
     #[command(subcommand)]
     Project(ProjectCmd),
@@ -249,13 +275,14 @@ struct Session {
 
 impl Session {
     async fn open(target: &Target) -> anyhow::Result<Self> {
-        if let Some(url) = &target.hub {
+        if let Some(hub) = target.hub.as_deref().filter(|h| *h != "local") {
+            let url = upload::hub_url(hub)?;
             let key = target
                 .api_key
                 .as_deref()
                 .context("--hub needs --api-key (or ASSETDROP_API_KEY)")?;
             return Ok(Self {
-                client: target.client(url, key)?,
+                client: target.client(&url, key)?,
                 embedded: None,
             });
         }
@@ -317,6 +344,15 @@ fn main() -> ExitCode {
     }
 }
 
+/// A core error with the command line's own control named where the core says what to do.
+pub(crate) fn flag_hints(e: assetdrop::Error) -> anyhow::Error {
+    if e.message.ends_with("ask for missing batches to be created") {
+        let message = format!("{} (--create-batches)", e.message);
+        return anyhow::Error::new(e).context(message);
+    }
+    e.into()
+}
+
 /// The error and its causes, leaving out a cause whose text the message above already holds
 /// (core errors carry their cause's text in their own message).
 fn error_chain(e: &anyhow::Error) -> String {
@@ -338,6 +374,30 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Serve(a) => serve(&cli.target, a).await,
         Command::Probe(a) => probe(&a, json_out).await,
+        Command::Hub => {
+            let s = Session::open(&cli.target).await?;
+            let hub = s.client.hub().await?.clone();
+            let receipt = s.client.receipt().await?;
+            let (kind, extensions) = match &hub {
+                upload::Hub::Assetdrop(info) => ("assetdrop", info.extensions.clone()),
+                upload::Hub::Ango => ("ango", Vec::new()),
+            };
+            let v = json!({
+                "url": s.client.base_url(),
+                "kind": kind,
+                "description": hub.describe(),
+                "extensions": extensions,
+                "receipt": receipt.path(),
+            });
+            let text = format!(
+                "{}\n{}\nreceipt: {}",
+                s.client.base_url(),
+                hub.describe(),
+                receipt.path().display()
+            );
+            s.close().await?;
+            render::value(json_out, &v, &text)
+        }
         Command::Project(cmd) => {
             let s = Session::open(&cli.target).await?;
             let out = match cmd {
@@ -390,29 +450,19 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             batches,
         }) => {
             let s = Session::open(&cli.target).await?;
-            let mut filters = serde_json::Map::new();
-            if let Some(e) = external_id {
-                filters.insert("externalId".into(), json!(e));
-            }
-            if !batches.is_empty() {
-                filters.insert("batches".into(), json!(batches));
-            }
-            let filters = if filters.is_empty() {
-                serde_json::Value::Null
-            } else {
-                serde_json::Value::Object(filters)
+            let filter = assetdrop::wire::AssetFilter {
+                external_id,
+                batches,
+                ..Default::default()
             };
-            let got = s
+            let (assets, total) = s
                 .client
-                .list_assets(&project, page, limit, &filters)
+                .assets_window(&project, page.saturating_sub(1) * limit, limit, &filter)
                 .await?;
             s.close().await?;
-            let text = render::assets_table(&got.items, got.total);
-            render::value(
-                json_out,
-                &json!({"assets": got.items, "total": got.total}),
-                &text,
-            )
+            let assets: Vec<serde_json::Value> = assets.into_iter().map(|a| json!(a)).collect();
+            let text = render::assets_table(&assets, total);
+            render::value(json_out, &json!({"assets": assets, "total": total}), &text)
         }
         Command::Upload(a) => upload_cmd(&cli.target, a, json_out).await,
         Command::Build(a) => {
@@ -595,7 +645,7 @@ async fn upload_cmd(target: &Target, a: UploadArgs, json_out: bool) -> anyhow::R
     let summary = upload::upload(&s.client, &a.paths, &config, &bars, &cancel).await;
     bars.finish();
     s.close().await?;
-    let summary = summary?;
+    let summary = summary.map_err(flag_hints)?;
     if json_out {
         println!("{}", serde_json::to_string_pretty(&summary)?);
     } else {

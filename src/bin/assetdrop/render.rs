@@ -77,10 +77,28 @@ pub fn probe_table(reports: &[Report]) -> String {
         }
         let _ = writeln!(out, "{verdict:<6} {kind:<8} {}{facts}", r.path.display());
         for p in &r.problems {
-            let _ = writeln!(out, "       - {}", p.message);
+            let _ = writeln!(out, "       - {}", problem_text(p));
         }
     }
     out
+}
+
+/// A problem as the command line says it: the core's message, and for a file that can be
+/// converted, the flag that does it.
+pub fn problem_text(p: &assetdrop::media::Problem) -> String {
+    use assetdrop::media::ProblemCode;
+    let convertible = matches!(
+        p.code,
+        ProblemCode::VariableBitrate | ProblemCode::AudioNeedsConversion
+    ) && p.message.ends_with("convert it to WAV");
+    if convertible {
+        format!(
+            "{} (--audio convert; --audio warn imports it as it is)",
+            p.message
+        )
+    } else {
+        p.message.clone()
+    }
 }
 
 /// The end-of-upload summary as text.
@@ -104,7 +122,7 @@ pub fn upload_summary(s: &UploadSummary, project: &str) -> String {
     if !s.rejected.is_empty() {
         let _ = writeln!(out, "{} rejected:", plural(s.rejected.len(), "file"));
         for r in &s.rejected {
-            let why: Vec<&str> = r.problems.iter().map(|p| p.message.as_str()).collect();
+            let why: Vec<String> = r.problems.iter().map(problem_text).collect();
             let _ = writeln!(out, "  {}: {}", r.path.display(), why.join("; "));
         }
     }
@@ -199,7 +217,7 @@ impl EventSink<UploadEvent> for Bars {
                 }
             }
             UploadEvent::Rejected { path, problems } => {
-                let why: Vec<&str> = problems.iter().map(|p| p.message.as_str()).collect();
+                let why: Vec<String> = problems.iter().map(problem_text).collect();
                 let _ =
                     self.multi
                         .println(format!("rejected {}: {}", path.display(), why.join("; ")));

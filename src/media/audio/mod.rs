@@ -562,7 +562,7 @@ fn conversion_reason(p: &Problem) -> bool {
 ///
 /// - `Reject`: "not constant" (and "needs conversion") problems stay errors, each message saying
 ///   what is wrong and the fix, e.g. "variable-bitrate MP3 (frames at 96–320 kb/s): annotation
-///   timings would drift; convert it to WAV with --audio convert".
+///   timings would drift; convert it to WAV".
 /// - `Warn`: those problems become warnings.
 /// - `Convert`: if the file is convertible they are replaced by one `WillConvert` warning and the
 ///   bool is true; if not (Opus, free-format MP3), they stay errors saying why it cannot be
@@ -589,7 +589,7 @@ pub fn apply_policy(probe: AudioProbe, policy: AudioPolicy) -> (Vec<Problem>, bo
                         return p;
                     }
                     let fix = if convertible {
-                        "convert it to WAV with --audio convert".to_owned()
+                        "convert it to WAV".to_owned()
                     } else {
                         format!("it cannot be converted here: {why_not}")
                     };
@@ -608,7 +608,7 @@ pub fn apply_policy(probe: AudioProbe, policy: AudioPolicy) -> (Vec<Problem>, bo
                     if conversion_reason(&p) {
                         Problem::warning(
                             p.code,
-                            format!("{}; imported anyway (--audio warn)", p.message),
+                            format!("{}; imported anyway, as asked", p.message),
                         )
                     } else {
                         p
@@ -684,7 +684,7 @@ mod tests {
         assert_eq!(p[0].severity, Severity::Error);
         assert_eq!(
             p[0].message,
-            "variable-bitrate MP3 (frames at 96–320 kb/s): annotation timings would drift; convert it to WAV with --audio convert"
+            "variable-bitrate MP3 (frames at 96–320 kb/s): annotation timings would drift; convert it to WAV"
         );
         assert_eq!(
             p[1],
