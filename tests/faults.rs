@@ -3,9 +3,8 @@
 //! catalog, its stored bytes equal to the file's.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::{BufRead as _, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use assetdrop::upload::{self, CancellationToken, HubClient, RetryPolicy, UploadConfig};
@@ -13,70 +12,14 @@ use serde_json::Value;
 
 use crate::support::events::Recorder;
 use crate::support::fault_proxy::{Fault, FaultConfig, FaultProxy};
-use crate::support::fixtures::write_numbered;
+use crate::support::fixtures::write_text_files;
 use crate::support::hub::{bin, cli_json_at as cli_json, json_output as parse, ServeProcess};
+use crate::support::hubs::HubBehindProxy;
 
 fn create_project(hub_url: &str, key: &str, name: &str) -> String {
     let (code, p) = cli_json(hub_url, key, &["project", "create", name]);
     assert_eq!(code, 0, "{p}");
     p["_id"].as_str().expect("project id").to_owned()
-}
-
-/// `assetdrop serve` behind a proxy: it listens on a port chosen here (it prints only its public
-/// URL, the proxy's), so the proxy knows where to forward. Killed when dropped.
-struct HubBehindProxy {
-    child: Child,
-    /// The hub's own address, for set-up and checks that should not meet the proxy.
-    url: String,
-}
-
-impl HubBehindProxy {
-    fn start(root: &Path, key: &str, public_url: &str) -> Self {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("a free port")
-            .port();
-        let mut child = Command::new(bin())
-            .args(["serve", "--listen", &format!("127.0.0.1:{port}"), "--root"])
-            .arg(root)
-            .args(["--api-key", key, "--public-url", public_url])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("spawn assetdrop serve");
-        let mut reader = BufReader::new(child.stdout.take().expect("stdout"));
-        let mut first = String::new();
-        reader.read_line(&mut first).expect("read first line");
-        assert_eq!(first.trim(), format!("listening on {public_url}"));
-        // Keep reading, so the hub never writes into a closed pipe.
-        std::thread::spawn(move || std::io::copy(&mut reader, &mut std::io::sink()));
-        Self {
-            child,
-            url: format!("http://127.0.0.1:{port}"),
-        }
-    }
-}
-
-impl Drop for HubBehindProxy {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// Writes `n` distinct text files named `{prefix}{i:04}.txt` into `dir`: a few KB each, and every
-/// twentieth a few hundred KB, so a reset can land while a body is still on its way. Returns
-/// external ID → path.
-fn write_files(dir: &Path, prefix: &str, n: usize) -> BTreeMap<String, PathBuf> {
-    write_numbered(dir, n, |i| {
-        let size = if i % 20 == 7 {
-            200 * 1024 + i * 97
-        } else {
-            2 * 1024 + (i * 37) % 3000
-        };
-        let line = format!("{prefix} file {i}: nothing lost, nothing twice\n");
-        (format!("{prefix}{i:04}.txt"), line, size)
-    })
 }
 
 /// Checks the hub's catalog (read-only) and blobs: the project holds exactly one live asset per
@@ -166,92 +109,6 @@ fn list_len(report: &Value, key: &str) -> usize {
 }
 
 #[test]
-fn a_thousand_files_through_a_proxy_at_twenty_percent_faults_end_as_exactly_a_thousand_assets() {
-    let started = Instant::now();
-    let root = tempfile::tempdir().expect("tempdir");
-    let proxy = FaultProxy::bind(FaultConfig::spread(0.20, 0x0a55_e7d0));
-    // Signed upload URLs name the proxy, so the PUTs meet the faults too.
-    let key = "k-faults";
-    let hub = HubBehindProxy::start(root.path(), key, &proxy.url);
-    proxy.forward_to(&hub.url);
-    // Set-up goes straight to the hub; only the upload meets the proxy.
-    let project = create_project(&hub.url, key, "Faults");
-    let data = tempfile::tempdir().expect("tempdir");
-    let n = 1000;
-    let files = write_files(data.path(), "f", n);
-    let folder = data.path().to_str().expect("utf8");
-    let upload = || {
-        cli_json(
-            &proxy.url,
-            key,
-            &[
-                "upload",
-                "--project",
-                &project,
-                "--concurrency",
-                "16",
-                folder,
-            ],
-        )
-    };
-
-    let (code, first) = upload();
-    let first_failed = list_len(&first, "failed");
-    eprintln!(
-        "first run: exit {code}, {} uploaded, {} skipped, {first_failed} failed after {:.1?}; {}",
-        list_len(&first, "uploaded"),
-        list_len(&first, "skipped"),
-        started.elapsed(),
-        proxy.tally()
-    );
-    assert_eq!(list_len(&first, "rejected"), 0, "{first}");
-    assert_eq!(
-        list_len(&first, "uploaded") + list_len(&first, "skipped") + first_failed,
-        n,
-        "every file has one outcome: {first}"
-    );
-    if code != 0 {
-        // A file fails only when one request met a fault on every one of its seven tries
-        // (about one in 300,000 requests at this rate). A user whose upload ends so runs the same
-        // command again, and so does this test: what must hold is the end state. Many failures,
-        // or failures other than the network's, mean a fault that was not retried.
-        let failed = first["failed"].as_array().expect("failed");
-        assert!(
-            failed.len() <= 3 && failed.iter().all(|f| f["error"]["code"] == "network"),
-            "the first run failed files that retries should have saved: {}",
-            first["failed"]
-        );
-        let (code, again) = upload();
-        assert_eq!(code, 0, "the re-run: {again}");
-        assert_eq!(
-            list_len(&again, "uploaded") + list_len(&again, "skipped"),
-            n,
-            "{again}"
-        );
-    }
-
-    let keys = assert_every_file_once(root.path(), &project, &files);
-    if code == 0 {
-        // Nothing failed, so no upload was left unregistered: every stored blob is an asset's.
-        let stray: Vec<_> = blob_files(root.path(), &project)
-            .difference(&keys)
-            .cloned()
-            .collect();
-        assert!(stray.is_empty(), "blobs of no asset: {stray:?}");
-    }
-    let tally = proxy.tally();
-    eprintln!("{tally}; {:.1?} in all", started.elapsed());
-    for kind in Fault::ALL {
-        assert!(tally.of(kind) > 0, "no {kind:?} was injected: {tally}");
-    }
-    let share = tally.total() as f64 / tally.requests as f64;
-    assert!(
-        (0.15..0.25).contains(&share),
-        "faults on {share:.3} of requests, not about 0.2: {tally}"
-    );
-}
-
-#[test]
 fn twenty_concurrent_clients_each_uploading_a_hundred_files_end_with_every_asset_once() {
     let started = Instant::now();
     let root = tempfile::tempdir().expect("tempdir");
@@ -264,7 +121,7 @@ fn twenty_concurrent_clients_each_uploading_a_hundred_files_end_with_every_asset
     for c in 0..clients {
         let folder = data.path().join(format!("client{c:02}"));
         std::fs::create_dir(&folder).expect("mkdir");
-        all.extend(write_files(&folder, &format!("c{c:02}-"), each));
+        all.extend(write_text_files(&folder, &format!("c{c:02}-"), each));
         folders.push(folder);
     }
     // All at once, into the same project: the hub sees 20 clients reserving, sending and
@@ -320,11 +177,11 @@ fn requests_stalled_past_the_clients_timeout_are_sent_again_and_the_late_ones_ch
     config.long_stall_for = Duration::from_secs(3);
     let proxy = FaultProxy::bind(config);
     let key = "k-stalls";
-    let hub = HubBehindProxy::start(root.path(), key, &proxy.url);
+    let hub = HubBehindProxy::start(root.path(), key, Some(&proxy.url));
     proxy.forward_to(&hub.url);
     let project = create_project(&hub.url, key, "Stalls");
     let data = tempfile::tempdir().expect("tempdir");
-    let files = write_files(data.path(), "s", 200);
+    let files = write_text_files(data.path(), "s", 200);
 
     let client = HubClient::new(&proxy.url, key)
         .expect("client")
@@ -386,7 +243,7 @@ fn creations_and_deletions_whose_answers_are_lost_take_effect_once() {
     config.long_stall_for = Duration::from_secs(2);
     let proxy = FaultProxy::bind(config);
     let key = "k-once";
-    let hub = HubBehindProxy::start(root.path(), key, &proxy.url);
+    let hub = HubBehindProxy::start(root.path(), key, Some(&proxy.url));
     proxy.forward_to(&hub.url);
     let client = HubClient::new(&proxy.url, key)
         .expect("client")

@@ -4,6 +4,7 @@
 mod support;
 
 mod ango_standin;
+mod any_hub;
 mod audio_verdicts;
 mod build_cli;
 mod builder;

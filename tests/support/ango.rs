@@ -496,10 +496,24 @@ fn fail_response(status: StatusCode, message: &str) -> Response {
 async fn api_entry(AxumState(shared): AxumState<Arc<Shared>>, req: Request) -> Response {
     let index = record_arrival(&mut lock(&shared.state).api_log, &req);
     let (parts, body) = req.into_parts();
+    let declared = parts
+        .headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
     let (body, body_len, too_large) = match to_bytes(body, API_BODY_LIMIT).await {
         Ok(b) => {
             let n = b.len();
             (b, n, false)
+        }
+        Err(_) if declared.is_some_and(|n| n <= API_BODY_LIMIT) => {
+            // The client broke off mid-body (a reset): nothing to answer, recorded as 499
+            // ("client closed the request"), as a proxy in front of Ango would log it.
+            let mut st = lock(&shared.state);
+            if let Some(r) = st.api_log.get_mut(index) {
+                r.status = 499;
+            }
+            return fail_response(StatusCode::BAD_REQUEST, "the request body broke off");
         }
         Err(_) => (bytes::Bytes::new(), 0, true),
     };

@@ -64,3 +64,22 @@ pub fn write_numbered(
         })
         .collect()
 }
+
+/// Writes `n` distinct text files named `{prefix}{i:04}.txt` into `dir`: a few KB each, and every
+/// twentieth a few hundred KB, so a reset can land while a body is still on its way. Returns
+/// external ID → path.
+pub fn write_text_files(
+    dir: &Path,
+    prefix: &str,
+    n: usize,
+) -> std::collections::BTreeMap<String, PathBuf> {
+    write_numbered(dir, n, |i| {
+        let size = if i % 20 == 7 {
+            200 * 1024 + i * 97
+        } else {
+            2 * 1024 + (i * 37) % 3000
+        };
+        let line = format!("{prefix} file {i}: nothing lost, nothing twice\n");
+        (format!("{prefix}{i:04}.txt"), line, size)
+    })
+}

@@ -6,4 +6,5 @@ pub mod events;
 pub mod fault_proxy;
 pub mod fixtures;
 pub mod hub;
+pub mod hubs;
 pub mod servers;
