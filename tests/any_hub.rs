@@ -128,6 +128,27 @@ fn upload_cloud_import_and_build_and_their_reruns_make_every_asset_once_on_both_
         assert!(reason.contains("\"u0003.txt\""), "{kind:?}: {reason}");
         assert_eq!(hub.count(&project), files.len());
 
+        // Another computer (its own receipt) with a copy: our hub knows the content, whoever
+        // sent it; Ango Hub cannot be asked, so only this computer's receipt could have known.
+        let elsewhere = hub.scratch("elsewhere").join("receipts.sqlite");
+        let mut other =
+            hub.command_with_receipts(&elsewhere, &["upload", "--project", &project, s(&copies)]);
+        let (code, theirs) = crate::support::hub::json_output(&other.output().expect("run"));
+        assert_eq!(code, 0, "{kind:?}: {theirs}");
+        let (uploaded, skipped) = (list_len(&theirs, "uploaded"), list_len(&theirs, "skipped"));
+        let extra = match kind {
+            Kind::Ours => {
+                assert_eq!((uploaded, skipped), (0, 1), "{theirs}");
+                0
+            }
+            Kind::Ango => {
+                assert_eq!((uploaded, skipped), (1, 0), "{theirs}");
+                1
+            }
+        };
+        let files_len = files.len() + extra;
+        assert_eq!(hub.count(&project), files_len);
+
         // Cloud import: public URLs, one entry naming a batch that is created on the way.
         let list = hub.scratch("cloud").join("list.json");
         let entries: Vec<Value> = (0..5)
@@ -162,7 +183,7 @@ fn upload_cloud_import_and_build_and_their_reruns_make_every_asset_once_on_both_
             (Some(5), Some(0)),
             "{kind:?}: {again}"
         );
-        assert_eq!(hub.count(&project), files.len() + 5);
+        assert_eq!(hub.count(&project), files_len + 5);
 
         // Build: three rows, two of them into a batch the batch column names; the template is
         // saved on the project on the way.
@@ -204,10 +225,28 @@ fn upload_cloud_import_and_build_and_their_reruns_make_every_asset_once_on_both_
             "{kind:?}: {again}"
         );
 
+        // The hub says what it is; the receipt holds every item registered.
+        let (code, info) = hub.cli(&["hub"]);
+        assert_eq!(code, 0, "{info}");
+        let expected_kind = if kind == Kind::Ango {
+            "ango"
+        } else {
+            "assetdrop"
+        };
+        assert_eq!(info["kind"], expected_kind, "{info}");
+        let (code, receipt) = hub.cli(&["receipt", "show", "--project", &project]);
+        assert_eq!(code, 0, "{receipt}");
+        assert_eq!(
+            receipt["registered"],
+            files.len() + 5 + 3,
+            "{kind:?}: {receipt}"
+        );
+        assert_eq!(receipt["unsettled"], 0, "{kind:?}: {receipt}");
+
         // Everything once, each where it belongs.
         let stored = hub.stored(&project);
         let ids: BTreeSet<&str> = stored.iter().map(|a| a.external_id.as_str()).collect();
-        assert_eq!(stored.len(), files.len() + 5 + 3, "{kind:?}");
+        assert_eq!(stored.len(), files_len + 5 + 3, "{kind:?}");
         assert_eq!(ids.len(), stored.len(), "{kind:?}: an external ID twice");
         for id in ["c0", "c4", "r-1", "r-3", "sub/deep.txt"] {
             assert!(ids.contains(id), "{kind:?}: {id} missing");

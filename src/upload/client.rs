@@ -1487,6 +1487,45 @@ mod tests {
     }
 
     #[test]
+    fn hubs_are_named_by_region_or_url() {
+        assert_eq!(hub_url("ango-eu").expect("eu"), "https://imeritapi.ango.ai");
+        assert_eq!(hub_url(" ANGO-US ").expect("us"), "https://us-api.ango.ai");
+        assert_eq!(hub_url("ango-in").expect("in"), "https://in-api.ango.ai");
+        assert_eq!(
+            hub_url("ango-test").expect("test"),
+            "https://testapi.ango.ai"
+        );
+        assert_eq!(
+            hub_url("https://ango.example/api/").expect("url"),
+            "https://ango.example/api"
+        );
+        let e = hub_url("ango-mars").expect_err("unknown");
+        assert!(
+            e.message.contains("ango-eu, ango-us, ango-in, ango-test"),
+            "{}",
+            e.message
+        );
+    }
+
+    #[tokio::test]
+    async fn the_pacer_lets_a_window_hold_no_more_than_its_count() {
+        let pacer = Pacer::default();
+        let limit = Some((3, Duration::from_millis(300)));
+        let start = Instant::now();
+        let mut sent = Vec::new();
+        for _ in 0..7 {
+            pacer.wait(limit).await;
+            sent.push(start.elapsed());
+        }
+        for w in sent.windows(4) {
+            assert!(
+                w[3] - w[0] >= Duration::from_millis(300),
+                "four requests within one window: {sent:?}"
+            );
+        }
+    }
+
+    #[test]
     fn folder_batches_are_the_folder_holding_the_object() {
         assert_eq!(folder_batch("scans/day1/a.png").as_deref(), Some("day1"));
         assert_eq!(folder_batch("day1/cam2/a.png").as_deref(), Some("cam2"));

@@ -301,6 +301,30 @@ impl Receipt {
         tx.commit().map_err(|e| self.fail(&e))
     }
 
+    /// How many items of `project` are registered and how many sent but unsettled.
+    pub fn counts(&self, project: &str) -> Result<(u64, u64), Error> {
+        let conn = self.lock();
+        conn.query_row(
+            "SELECT COALESCE(SUM(state = 2), 0), COALESCE(SUM(state = 1), 0) FROM item
+             WHERE hub = ?1 AND project = ?2",
+            params![self.hub, project],
+            |r| Ok((r.get::<_, i64>(0)? as u64, r.get::<_, i64>(1)? as u64)),
+        )
+        .map_err(|e| self.fail(&e))
+    }
+
+    /// Forgets everything recorded of `project` (after its assets were deleted on the hub, so
+    /// the same files may be imported again). Returns how many items were forgotten.
+    pub fn forget_project(&self, project: &str) -> Result<u64, Error> {
+        let conn = self.lock();
+        conn.execute(
+            "DELETE FROM item WHERE hub = ?1 AND project = ?2",
+            params![self.hub, project],
+        )
+        .map(|n| n as u64)
+        .map_err(|e| self.fail(&e))
+    }
+
     /// Every item of `project` whose registration was sent and not confirmed (a run that died
     /// or lost an answer), oldest first.
     pub fn unsettled(&self, project: &str) -> Result<Vec<Entry>, Error> {
@@ -374,6 +398,7 @@ mod tests {
         assert_eq!(a.asset_id.as_deref(), Some("asset-a"));
         assert_eq!(again.get("p", "b").expect("get"), None);
         assert!(again.unsettled("p").expect("unsettled").is_empty());
+        assert_eq!(again.counts("p").expect("counts"), (1, 0));
         assert_eq!(
             again
                 .registered_contents("p", &["h1".into(), "h2".into()])
@@ -384,6 +409,8 @@ mod tests {
         let other = Receipt::open(&path, "http://elsewhere").expect("other hub");
         assert_eq!(other.get("p", "a").expect("get"), None);
         assert_eq!(again.get("q", "a").expect("get"), None);
+        assert_eq!(again.forget_project("p").expect("forget"), 1);
+        assert_eq!(again.counts("p").expect("counts"), (0, 0));
     }
 
     #[test]

@@ -209,10 +209,15 @@ impl TestHub {
     /// The CLI with `--json` against [`TestHub::url`], the test's receipt file and no rate limit
     /// of its own (the hub's 429s still count), not yet run.
     pub fn command(&self, args: &[&str]) -> Command {
+        self.command_with_receipts(&self.receipts, args)
+    }
+
+    /// [`TestHub::command`] with another receipt file: another computer.
+    pub fn command_with_receipts(&self, receipts: &Path, args: &[&str]) -> Command {
         let mut c = Command::new(bin());
         c.args(["--hub", &self.url, "--api-key", &self.key, "--json"])
             .arg("--receipts")
-            .arg(&self.receipts)
+            .arg(receipts)
             .args(["--rate", "0"])
             .args(args);
         c

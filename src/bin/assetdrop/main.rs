@@ -106,6 +106,9 @@ enum Command {
     Serve(ServeArgs),
     /// Say which hub --hub reaches and what it offers beyond Ango's documented API.
     Hub,
+    /// The import receipt: what this computer registered into a project of the hub.
+    #[command(subcommand)]
+    Receipt(ReceiptCmd),
     /// Create or list projects.
     #[command(subcommand)]
     Project(ProjectCmd),
@@ -127,6 +130,22 @@ enum Command {
     /// Import assets that live in the cloud (nothing is copied).
     #[command(subcommand)]
     Cloud(CloudCmd),
+}
+
+#[derive(Subcommand)]
+enum ReceiptCmd {
+    /// How many items of a project the receipt holds as registered, and as sent but unsettled.
+    Show {
+        /// Project ID.
+        #[arg(long)]
+        project: String,
+    },
+    /// Forget a project's items (after deleting its assets on the hub, to import them again).
+    Forget {
+        /// Project ID.
+        #[arg(long)]
+        project: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -374,6 +393,33 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Serve(a) => serve(&cli.target, a).await,
         Command::Probe(a) => probe(&a, json_out).await,
+        Command::Receipt(cmd) => {
+            let s = Session::open(&cli.target).await?;
+            let receipt = s.client.receipt().await?;
+            let out = match cmd {
+                ReceiptCmd::Show { project } => {
+                    let (registered, sent) = receipt.counts(&project)?;
+                    render::value(
+                        json_out,
+                        &json!({"receipt": receipt.path(), "project": project, "registered": registered, "unsettled": sent}),
+                        &format!(
+                            "{}: {registered} registered into project {project}, {sent} sent and not yet settled",
+                            receipt.path().display()
+                        ),
+                    )
+                }
+                ReceiptCmd::Forget { project } => {
+                    let n = receipt.forget_project(&project)?;
+                    render::value(
+                        json_out,
+                        &json!({"receipt": receipt.path(), "project": project, "forgotten": n}),
+                        &format!("forgot {n} items of project {project}"),
+                    )
+                }
+            };
+            s.close().await?;
+            out
+        }
         Command::Hub => {
             let s = Session::open(&cli.target).await?;
             let hub = s.client.hub().await?.clone();
