@@ -400,10 +400,11 @@ impl HubClient {
         self.hub
             .get_or_try_init(|| async {
                 match self.call(Method::GET, wire::INFO_PATH, None).await {
-                    Ok(data) => {
-                        let info: HubInfo = Self::typed(data, "hub info")?;
-                        Ok(Hub::Assetdrop(info))
-                    }
+                    // Anything but our hub's own description is a hub without extensions.
+                    Ok(data) => Ok(serde_json::from_value::<HubInfo>(data)
+                        .ok()
+                        .filter(|i| i.product == "assetdrop")
+                        .map_or(Hub::Ango, Hub::Assetdrop)),
                     Err(e) if matches!(e.code, ErrorCode::NotFound | ErrorCode::InvalidInput) => {
                         Ok(Hub::Ango)
                     }
