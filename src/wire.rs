@@ -115,6 +115,23 @@ pub struct NewBatch {
     pub name: String,
 }
 
+/// *Extension* ([`Extension::BatchesByName`]): `data` of `POST /v2/batches/{project}` with
+/// `{name}` on our hub: the batch, under `project` as the SDK's docstring has it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct BatchAnswer {
+    /// The batch made (or found) under that name.
+    pub project: Batch,
+}
+
+/// *Extension* ([`Extension::IdempotencyKeys`] hubs answer it): `data` of
+/// `POST /v2/project/{id}/assetBuilderTemplates` on our hub: the template saved, with its `_id`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TemplateAnswer {
+    /// The template as saved.
+    pub asset_builder_template: Value,
+}
+
 /// `data` of `GET /v2/getUploadUrl`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -245,6 +262,14 @@ impl AssetFilter {
     pub fn is_empty(&self) -> bool {
         *self == Self::default()
     }
+}
+
+/// `data` of `POST /v2/storages` and `DELETE /v2/storages/{id}` (*extension* on our hub:
+/// [`Extension::StorageAdmin`]).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct StorageAnswer<T> {
+    /// The storage.
+    pub storage: T,
 }
 
 /// `data` of `GET /v2/storages`.

@@ -789,7 +789,7 @@ impl HubClient {
         .unwrap_or(Value::Null);
         if self.has(Extension::BatchesByName).await? {
             let data = self.call(Method::POST, &path, Some(&body)).await?;
-            return Self::field(&data, "project", "create batch");
+            return Ok(Self::typed::<wire::BatchAnswer>(data, "create batch")?.project);
         }
         let find = |p: ProjectInfo| p.batches.into_iter().find(|b| b.name == name);
         for lost in 0.. {
@@ -859,7 +859,7 @@ impl HubClient {
         let path = format!("/v2/project/{}/assetBuilderTemplates", enc(project));
         if self.has(Extension::IdempotencyKeys).await? {
             let data = self.call_once(Method::POST, &path, Some(template)).await?;
-            return Self::field(&data, "assetBuilderTemplate", "save template");
+            return Ok(Self::typed::<wire::TemplateAnswer>(data, "save template")?.asset_builder_template);
         }
         let ids = |p: &ProjectInfo| -> Vec<String> {
             p.asset_builder_templates
@@ -927,7 +927,7 @@ impl HubClient {
                 None,
             )
             .await?;
-        Self::field(&data, "signedUrl", "get signed URL")
+        Ok(Self::typed::<wire::SignedUrlAnswer>(data, "get signed URL")?.signed_url)
     }
 
     /// Streams a file to a signed PUT URL (never the whole file in memory), retrying from the
@@ -1170,13 +1170,13 @@ impl HubClient {
         let data = self
             .call_once(Method::POST, "/v2/storages", Some(body))
             .await?;
-        Self::field(&data, "storage", "create storage")
+        Ok(Self::typed::<wire::StorageAnswer<StorageInfo>>(data, "create storage")?.storage)
     }
 
     /// Every storage integration.
     pub async fn list_storages(&self) -> Result<Vec<StorageInfo>, Error> {
         let data = self.call(Method::GET, "/v2/storages", None).await?;
-        Self::field(&data, "storages", "list storages")
+        Ok(Self::typed::<wire::StoragesAnswer<StorageInfo>>(data, "list storages")?.storages)
     }
 
     /// Removes a storage integration (refused while assets use it).
@@ -1186,7 +1186,7 @@ impl HubClient {
         let data = self
             .call_once(Method::DELETE, &format!("/v2/storages/{}", enc(id)), None)
             .await?;
-        Self::field(&data, "storage", "delete storage")
+        Ok(Self::typed::<wire::StorageAnswer<StorageInfo>>(data, "delete storage")?.storage)
     }
 
     /// One page of the files and folders directly under `path` in a storage's bucket (its own
@@ -1239,7 +1239,7 @@ impl HubClient {
                 None,
             )
             .await?;
-        Self::field(&data, "signedUrl", "get signed URL")
+        Ok(Self::typed::<wire::SignedUrlAnswer>(data, "get signed URL")?.signed_url)
     }
 }
 
