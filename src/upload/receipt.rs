@@ -218,55 +218,47 @@ impl Receipt {
     /// Records that these items' registration is about to be sent, with the project's newest
     /// asset before it (`mark`). One transaction: all of them or none.
     pub fn sending(&self, project: &str, items: &[&Item], mark: Option<&str>) -> Result<(), Error> {
-        let mut conn = self.lock();
-        let tx = conn.transaction().map_err(|e| self.fail(&e))?;
-        {
-            let mut stmt = tx
-                .prepare_cached(
-                    "INSERT INTO item (hub, project, key, external_id, content_hash, data, state,
-                                       asset_id, mark, updated)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, 1, NULL, ?7, ?8)
-                     ON CONFLICT (hub, project, key) DO UPDATE SET
-                        external_id = excluded.external_id, content_hash = excluded.content_hash,
-                        data = excluded.data, state = 1, asset_id = NULL, mark = excluded.mark,
-                        updated = excluded.updated",
-                )
-                .map_err(|e| self.fail(&e))?;
-            let t = now();
-            for i in items {
-                stmt.execute(params![
-                    self.hub,
-                    project,
-                    i.key,
-                    i.external_id,
-                    i.content_hash,
-                    i.data,
-                    mark,
-                    t
-                ])
-                .map_err(|e| self.fail(&e))?;
-            }
-        }
-        tx.commit().map_err(|e| self.fail(&e))
+        self.upsert(
+            project,
+            "INSERT INTO item (hub, project, key, external_id, content_hash, data, state,
+                               asset_id, mark, updated)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, 1, NULL, ?7, ?8)
+             ON CONFLICT (hub, project, key) DO UPDATE SET
+                external_id = excluded.external_id, content_hash = excluded.content_hash,
+                data = excluded.data, state = 1, asset_id = NULL, mark = excluded.mark,
+                updated = excluded.updated",
+            items.iter().map(|i| (*i, mark)),
+        )
     }
 
     /// Records these items (key, asset ID when known) as registered. One transaction.
     pub fn registered(&self, project: &str, items: &[(&Item, Option<&str>)]) -> Result<(), Error> {
+        self.upsert(
+            project,
+            "INSERT INTO item (hub, project, key, external_id, content_hash, data, state,
+                               asset_id, mark, updated)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, 2, ?7, NULL, ?8)
+             ON CONFLICT (hub, project, key) DO UPDATE SET
+                state = 2, asset_id = COALESCE(excluded.asset_id, item.asset_id),
+                mark = NULL, updated = excluded.updated",
+            items.iter().copied(),
+        )
+    }
+
+    /// Runs `sql` for each item with its seventh parameter (a mark or an asset ID), in one
+    /// transaction.
+    fn upsert<'i>(
+        &self,
+        project: &str,
+        sql: &str,
+        items: impl Iterator<Item = (&'i Item, Option<&'i str>)>,
+    ) -> Result<(), Error> {
         let mut conn = self.lock();
         let tx = conn.transaction().map_err(|e| self.fail(&e))?;
         {
-            let mut stmt = tx
-                .prepare_cached(
-                    "INSERT INTO item (hub, project, key, external_id, content_hash, data, state,
-                                       asset_id, mark, updated)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, 2, ?7, NULL, ?8)
-                     ON CONFLICT (hub, project, key) DO UPDATE SET
-                        state = 2, asset_id = COALESCE(excluded.asset_id, item.asset_id),
-                        mark = NULL, updated = excluded.updated",
-                )
-                .map_err(|e| self.fail(&e))?;
+            let mut stmt = tx.prepare_cached(sql).map_err(|e| self.fail(&e))?;
             let t = now();
-            for (i, asset) in items {
+            for (i, extra) in items {
                 stmt.execute(params![
                     self.hub,
                     project,
@@ -274,7 +266,7 @@ impl Receipt {
                     i.external_id,
                     i.content_hash,
                     i.data,
-                    asset,
+                    extra,
                     t
                 ])
                 .map_err(|e| self.fail(&e))?;
