@@ -69,7 +69,10 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         (
             self.status,
-            axum::Json(json!({"status": "fail", "message": self.message})),
+            axum::Json(wire::Failure {
+                status: "fail".to_owned(),
+                message: self.message,
+            }),
         )
             .into_response()
     }
@@ -117,11 +120,7 @@ type ApiResult = Result<Response, ApiError>;
 // Handlers end with `success(...)`, so it returns their result type.
 #[allow(clippy::unnecessary_wraps, clippy::needless_pass_by_value)]
 fn success(status: StatusCode, data: Value) -> ApiResult {
-    Ok((
-        status,
-        axum::Json(json!({"status": "success", "data": data})),
-    )
-        .into_response())
+    Ok((status, axum::Json(wire::Envelope::success(data))).into_response())
 }
 
 /// A JSON body whose every failure (too large, not JSON, wrong shape) is a fail envelope that
