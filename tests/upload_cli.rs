@@ -428,11 +428,14 @@ async fn library_upload_reports_events_that_keep_their_invariants() {
         matches!(events.first(), Some(UploadEvent::Planned { files, .. }) if *files == good_count + 1)
     );
     let page = client
-        .list_assets(
+        .assets_page(
             &project.id,
             1,
-            1000,
-            &serde_json::json!({"batches": ["first"]}),
+            100,
+            &assetdrop::wire::AssetFilter {
+                batches: vec!["first".into()],
+                ..Default::default()
+            },
         )
         .await
         .expect("list");

@@ -19,7 +19,10 @@ export function newJob(prefix) {
 
 export const status = () => invoke('status');
 export const connectLocal = () => invoke('connect_local');
-export const connectRemote = (url, apiKey) => invoke('connect_remote', { url, apiKey: apiKey || null });
+/** remote: {kind: 'ango', region} (a hosted Ango Hub) or {kind: 'selfHosted', url}. */
+export const connectRemote = (remote, apiKey) => invoke('connect_remote', { remote, apiKey: apiKey || null });
+/** The hosted Ango Hubs: [{name, label, url}]. */
+export const angoHubs = () => invoke('ango_hubs');
 
 export const projects = () => invoke('projects');
 export const defaultProject = () => invoke('default_project');

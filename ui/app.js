@@ -61,11 +61,20 @@ function show(name) {
   views[name].onShow?.();
 }
 
+/** The header: which hub is in use and what it does to keep imports exactly once. */
 function renderStatus(s) {
   const el = $('connection-status');
   el.className = `conn ${s.mode}`;
-  el.textContent = s.mode === 'local' ? 'Local hub' : `Remote: ${s.remoteUrl}`;
-  el.title = s.hubUrl;
+  el.dataset.mode = s.mode;
+  el.dataset.hubKind = s.hubKind;
+  const label = document.createElement('span');
+  label.className = 'conn-label';
+  label.textContent = s.hubLabel;
+  const supports = document.createElement('span');
+  supports.className = 'conn-supports';
+  supports.textContent = s.supports;
+  el.replaceChildren(label, supports);
+  el.title = `${s.hubLabel} — ${s.supports}\n${s.hubUrl}`;
 }
 
 function renderBatches() {
@@ -81,6 +90,15 @@ async function loadProjects(selectId) {
   const list = await api.projects();
   const sel = $('project-select');
   sel.replaceChildren(...list.map((p) => new Option(p.name, p._id)));
+  if (!list.length) {
+    const none = new Option('No projects yet', '');
+    none.disabled = true;
+    sel.replaceChildren(none);
+    sel.value = '';
+    ctx.project = null;
+    renderBatches();
+    ctx.listeners.forEach((fn) => fn(null));
+  }
   const pick = list.find((p) => p._id === selectId) ?? list.find((p) => p._id === ctx.project?._id) ?? list[0];
   if (pick) {
     sel.value = pick._id;
@@ -135,7 +153,7 @@ async function start() {
       await ctx.refreshProject();
     });
 
-  for (const v of Object.values(views)) v.init(ctx);
+  for (const v of Object.values(views)) await v.init(ctx);
   await api.onHover(({ over }) => $('drop-zone').classList.toggle('hover', over));
   await api.onDrop(({ paths }) => drop(paths));
   // The route a native drop takes, reachable for automation too (it grants nothing the page

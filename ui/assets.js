@@ -17,7 +17,12 @@ function size(n) {
 }
 
 async function load() {
-  if (!ctx.project) return;
+  if (!ctx.project) {
+    $('assets-table').querySelector('tbody').replaceChildren();
+    $('assets-total').textContent = 'No project chosen';
+    $('assets-page').textContent = '';
+    return;
+  }
   const got = await ctx.guard(() => api.assets(ctx.project._id, page, LIMIT));
   if (!got) return;
   total = got.total;

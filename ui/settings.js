@@ -1,18 +1,29 @@
-// The settings view: local hub (the default) or a remote hub with its URL and API key.
+// The settings view: which hub the app uses — the local hub (the default), a hosted Ango Hub
+// (region and API key) or a self-hosted one (URL and API key) — and what the hub in use offers.
 
 import * as api from './api.js';
 import { connected } from './app.js';
 
 const $ = (id) => document.getElementById(id);
+const MODES = ['local', 'ango', 'selfHosted'];
+const KEY_STORE = { keyring: 'the system keyring', file: 'a private file' };
 let ctx;
+/** The choice shown, until the user picks another. */
+let choice = null;
+
+function choose(mode) {
+  choice = mode;
+  for (const m of MODES) $(`settings-panel-${m}`).classList.toggle('hidden', m !== mode);
+  for (const r of document.querySelectorAll('input[name="hub-choice"]')) r.checked = r.value === mode;
+}
 
 function render(s) {
   const rows = [
-    ['Mode', s.mode === 'local' ? 'Local hub (inside this app)' : 'Remote hub'],
-    ['Hub URL', s.hubUrl],
+    ['Hub', s.hubLabel],
+    ['Supports', s.supports],
+    ['URL', s.hubUrl],
     ...(s.root ? [['Data folder', s.root]] : []),
-    ...(s.remoteUrl ? [['Remote URL', s.remoteUrl]] : []),
-    ...(s.keyStore ? [['Key kept in', s.keyStore === 'keyring' ? 'the system keyring' : 'a private file']] : []),
+    ...(s.keyStore ? [['Key kept in', KEY_STORE[s.keyStore]]] : []),
     ['Version', s.version],
   ];
   const dl = document.createElement('dl');
@@ -21,33 +32,45 @@ function render(s) {
     const dd = document.createElement('dd'); dd.textContent = v;
     dl.append(dt, dd);
   }
-  $('settings-status').replaceChildren(dl);
-  $('settings-status').dataset.mode = s.mode;
-  if (s.remoteUrl && !$('settings-remote-url').value) $('settings-remote-url').value = s.remoteUrl;
+  const box = $('settings-status');
+  box.replaceChildren(dl);
+  box.dataset.mode = s.mode;
+  box.dataset.hubKind = s.hubKind;
+  if (s.angoHub && [...$('settings-ango-region').options].some((o) => o.value === s.angoHub)) $('settings-ango-region').value = s.angoHub;
+  if (s.selfHostedUrl && !$('settings-self-hosted-url').value) $('settings-self-hosted-url').value = s.selfHostedUrl;
+  if (choice === null) choose(s.mode);
 }
+
+const buttons = () => ['settings-use-local', 'settings-connect-ango', 'settings-connect-self-hosted'].map($);
 
 async function change(action) {
   ctx.clearBanner();
-  $('settings-connect-remote').disabled = true;
-  $('settings-use-local').disabled = true;
+  buttons().forEach((b) => { b.disabled = true; });
   try {
     const s = await action();
-    $('settings-api-key').value = '';
+    $('settings-ango-key').value = '';
+    $('settings-self-hosted-key').value = '';
     render(s);
     await connected(s);
-    ctx.showInfo(s.mode === 'local' ? 'Using the local hub.' : `Connected to ${s.remoteUrl}.`);
+    const empty = ctx.project ? '' : ' It has no projects yet: create one with “+ New project”.';
+    ctx.showInfo(`${s.mode === 'local' ? 'Using the local hub.' : `Connected to ${s.hubLabel}.`}${empty}`);
   } catch (e) {
     ctx.showError(api.messageOf(e));
   } finally {
-    $('settings-connect-remote').disabled = false;
-    $('settings-use-local').disabled = false;
+    buttons().forEach((b) => { b.disabled = false; });
   }
 }
 
-export function init(c) {
+export async function init(c) {
   ctx = c;
+  for (const r of document.querySelectorAll('input[name="hub-choice"]')) r.addEventListener('change', () => choose(r.value));
   $('settings-use-local').addEventListener('click', () => change(api.connectLocal));
-  $('settings-connect-remote').addEventListener('click', () => change(() => api.connectRemote($('settings-remote-url').value, $('settings-api-key').value)));
+  $('settings-connect-ango').addEventListener('click', () => change(() => api.connectRemote(
+    { kind: 'ango', region: $('settings-ango-region').value }, $('settings-ango-key').value)));
+  $('settings-connect-self-hosted').addEventListener('click', () => change(() => api.connectRemote(
+    { kind: 'selfHosted', url: $('settings-self-hosted-url').value }, $('settings-self-hosted-key').value)));
+  const hubs = await ctx.guard(api.angoHubs) ?? [];
+  $('settings-ango-region').replaceChildren(...hubs.map((h) => new Option(h.label, h.name)));
 }
 
 export function onConnected(s) { render(s); }

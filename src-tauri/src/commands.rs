@@ -16,6 +16,7 @@ use assetdrop::upload::{
     self, BatchInfo, Journal, PlannedFile, ProjectInfo, StorageInfo, UploadConfig, UploadEvent,
     UploadSummary,
 };
+use assetdrop::wire::{Asset, AssetFilter};
 use assetdrop::ErrorCode;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -24,7 +25,7 @@ use tauri::{AppHandle, State};
 use tauri_plugin_dialog::DialogExt;
 use tauri_plugin_notification::NotificationExt;
 
-use crate::connection::{self, Connection, Mode, Status};
+use crate::connection::{self, AngoHub, Connection, Mode, Remote, Status};
 use crate::error::{IpcError, Result};
 use crate::files::{self, Added};
 use crate::jobs::ChannelSink;
@@ -77,37 +78,26 @@ pub async fn connect_local(desk: State<'_, Desk>) -> Result<Status> {
     Ok(desk.conn.read().await.status(&desk.folders, &settings))
 }
 
-/// Switches to a remote hub; without a key, the stored one is used.
+/// Switches to a hosted Ango Hub or a self-hosted hub; without a key, the one stored for that
+/// hub is used.
 #[tauri::command]
 pub async fn connect_remote(
     desk: State<'_, Desk>,
-    url: String,
+    remote: Remote,
     api_key: Option<String>,
 ) -> Result<Status> {
-    let url = url.trim().trim_end_matches('/').to_owned();
     let mut settings = desk.settings.lock().await;
-    let key = if let Some(k) = api_key.filter(|k| !k.trim().is_empty()) {
-        k.trim().to_owned()
-    } else {
-        let store = settings
-            .key_store
-            .filter(|_| settings.remote_url.as_deref() == Some(&url));
-        let store = store.ok_or_else(|| {
-            IpcError::new(
-                ErrorCode::InvalidInput,
-                format!("enter the API key of {url}"),
-            )
-        })?;
-        connection::stored_key(&desk.folders, &url, store)?
-    };
-    let next = Connection::remote(&url, &key).await?;
-    settings.key_store = Some(connection::store_key(&desk.folders, &url, &key)?);
-    settings.remote_url = Some(url);
-    settings.mode = Mode::Remote;
-    desk.folders.save(&settings)?;
+    let next =
+        connection::connect(&desk.folders, &mut settings, &remote, api_key.as_deref()).await?;
     let old = std::mem::replace(&mut *desk.conn.write().await, next);
     old.close().await;
     Ok(desk.conn.read().await.status(&desk.folders, &settings))
+}
+
+/// The hosted Ango Hubs, for the region choice.
+#[tauri::command]
+pub fn ango_hubs() -> Vec<AngoHub> {
+    connection::ango_hubs()
 }
 
 /// Every project, newest first as the hub lists them.
@@ -184,11 +174,12 @@ pub async fn storages(desk: State<'_, Desk>) -> Result<Vec<StorageInfo>> {
 /// One page of a project's assets.
 #[derive(Serialize)]
 pub struct AssetPage {
-    items: Vec<Value>,
+    items: Vec<Asset>,
     total: u64,
 }
 
-/// A page of a project's assets.
+/// A page of a project's assets (1-based, `limit` a page), asked of the hub in requests of at
+/// most 100 (what Ango Hub answers).
 #[tauri::command]
 pub async fn assets(
     desk: State<'_, Desk>,
@@ -196,15 +187,14 @@ pub async fn assets(
     page: u64,
     limit: u64,
 ) -> Result<AssetPage> {
-    let got = desk
+    let limit = limit.clamp(1, 1000);
+    let offset = (page.max(1) - 1).saturating_mul(limit);
+    let (items, total) = desk
         .client()
         .await
-        .list_assets(&project, page.max(1), limit.clamp(1, 1000), &Value::Null)
+        .assets_window(&project, offset, limit, &AssetFilter::default())
         .await?;
-    Ok(AssetPage {
-        items: got.items,
-        total: got.total,
-    })
+    Ok(AssetPage { items, total })
 }
 
 /// Opens the native file (or folder) chooser; the chosen paths, or none when cancelled.

@@ -49,26 +49,19 @@ struct Hovering {
     over: bool,
 }
 
-/// The connection the app starts with: the saved remote hub when remote mode was left on and
-/// still answers, the embedded hub otherwise.
+/// The connection the app starts with: the saved remote hub (hosted Ango Hub or self-hosted)
+/// when that mode was left on and the hub still answers, the embedded hub otherwise.
 async fn first_connection(
     folders: &Folders,
     settings: &mut Settings,
 ) -> anyhow::Result<Connection> {
-    if settings.mode == Mode::Remote {
-        if let (Some(url), Some(store)) = (settings.remote_url.clone(), settings.key_store) {
-            match connection::stored_key(folders, &url, store) {
-                Ok(key) => match Connection::remote(&url, &key).await {
-                    Ok(c) => return Ok(c),
-                    Err(e) => {
-                        eprintln!("assetdrop: {url} does not answer ({e}); starting in local mode");
-                    }
-                },
-                Err(e) => eprintln!("assetdrop: {e}; starting in local mode"),
-            }
+    if let Some(remote) = settings.remote() {
+        match connection::connect(folders, settings, &remote, None).await {
+            Ok(c) => return Ok(c),
+            Err(e) => eprintln!("assetdrop: {e}; starting in local mode"),
         }
-        settings.mode = Mode::Local;
     }
+    settings.mode = Mode::Local;
     Ok(Connection::local(folders).await?)
 }
 
@@ -139,6 +132,7 @@ fn try_run() -> anyhow::Result<()> {
             commands::status,
             commands::connect_local,
             commands::connect_remote,
+            commands::ango_hubs,
             commands::projects,
             commands::default_project,
             commands::project,

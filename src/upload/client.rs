@@ -679,17 +679,6 @@ impl HubClient {
         })
     }
 
-    fn field<T: DeserializeOwned>(data: &Value, key: &str, what: &str) -> Result<T, Error> {
-        let v = data.get(key).cloned().unwrap_or(Value::Null);
-        serde_json::from_value(v).map_err(|e| {
-            Error::with_source(
-                ErrorCode::Internal,
-                format!("{what}: the hub's answer lacks a valid `{key}`"),
-                e,
-            )
-        })
-    }
-
     /// Creates a project (`type` `ango`). On a hub without idempotency keys, an answer lost
     /// on the way is settled by looking for a project of that name that was not there before,
     /// so a retry never makes a second one.
@@ -859,7 +848,9 @@ impl HubClient {
         let path = format!("/v2/project/{}/assetBuilderTemplates", enc(project));
         if self.has(Extension::IdempotencyKeys).await? {
             let data = self.call_once(Method::POST, &path, Some(template)).await?;
-            return Ok(Self::typed::<wire::TemplateAnswer>(data, "save template")?.asset_builder_template);
+            return Ok(
+                Self::typed::<wire::TemplateAnswer>(data, "save template")?.asset_builder_template
+            );
         }
         let ids = |p: &ProjectInfo| -> Vec<String> {
             p.asset_builder_templates
@@ -1067,29 +1058,6 @@ impl HubClient {
         }
         let data = self.call(Method::GET, &path, None).await?;
         Self::typed(data, "list assets")
-    }
-
-    /// A page of a project's assets (1-based), with optional `filters` as the API takes them.
-    pub async fn list_assets(
-        &self,
-        project: &str,
-        page: u64,
-        limit: u64,
-        filters: &Value,
-    ) -> Result<Page<Value>, Error> {
-        let mut path = format!(
-            "/v2/project/{}/assets?page={page}&limit={limit}",
-            enc(project)
-        );
-        if !filters.is_null() {
-            path.push_str("&filters=");
-            path.push_str(&enc(&filters.to_string()));
-        }
-        let data = self.call(Method::GET, &path, None).await?;
-        Ok(Page {
-            items: Self::field(&data, "assets", "list assets")?,
-            total: Self::field(&data, "total", "list assets")?,
-        })
     }
 }
 

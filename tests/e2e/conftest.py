@@ -3,17 +3,24 @@ launching the built app (TAURI_WEBVIEW_AUTOMATION), selenium as the client, and 
 catalog (`ROOT/catalog.sqlite`, read-only) and blob folder to check what arrived.
 
 Each `app` starts the app on a fresh data folder (`ASSETDROP_ROOT`) and settings folder
-(`ASSETDROP_CONFIG_DIR`), exactly as a first-time user would meet it.
+(`ASSETDROP_CONFIG_DIR`), exactly as a first-time user would meet it. `ango_hub` starts the strict
+stand-in of Ango Hub's documented API (`examples/ango_standin.rs`) for the tests that need one;
+what arrived there is checked through that API, as with the real Ango Hub.
 """
 
 from __future__ import annotations
 
+import json
 import os
+import re
+import secrets
 import shutil
 import socket
 import sqlite3
 import subprocess
+import threading
 import time
+import urllib.parse
 import urllib.request
 from pathlib import Path
 
@@ -31,6 +38,7 @@ if not TARGET.is_absolute():
     TARGET = REPO / TARGET
 APP = Path(os.environ.get("ASSETDROP_DESKTOP_BIN", TARGET / "debug" / "assetdrop-desktop"))
 CLI = Path(os.environ.get("ASSETDROP_BIN", TARGET / "debug" / "assetdrop"))
+STANDIN = Path(os.environ.get("ASSETDROP_ANGO_STANDIN_BIN", TARGET / "debug" / "examples" / "ango_standin"))
 SHOTS = Path(os.environ.get("ASSETDROP_SCREENSHOTS", TARGET / "e2e-screenshots"))
 
 
@@ -214,6 +222,73 @@ def media(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("media")
     subprocess.run(["bash", str(REPO / "tests/data/make_media_fixtures.sh"), str(out)], check=True)
     return out
+
+
+class AngoHub:
+    """A running stand-in of Ango Hub: its API URL and key, and reads through its documented API."""
+
+    def __init__(self, url: str, key: str, store: str):
+        self.url = url
+        self.key = key
+        self.store = store
+
+    def get(self, path: str, **query) -> dict:
+        """The `data` of a GET on the API."""
+        q = f"?{urllib.parse.urlencode(query)}" if query else ""
+        req = urllib.request.Request(f"{self.url}{path}{q}", headers={"apikey": self.key})
+        with urllib.request.urlopen(req, timeout=30) as r:
+            return json.load(r)["data"]
+
+    def projects(self) -> list[dict]:
+        return self.get("/v2/listProjects", page=1, limit=100)["projects"]
+
+    def assets(self, project: str) -> list[dict]:
+        """Every asset of a project, a page of 100 at a time."""
+        out, page = [], 1
+        while True:
+            got = self.get(f"/v2/project/{project}/assets", page=page, limit=100)
+            out.extend(got["assets"])
+            if len(got["assets"]) < 100 or len(out) >= got["total"]:
+                return out
+            page += 1
+
+    def content(self, data_url: str) -> bytes:
+        """The bytes behind an asset's URL, through a signed URL as any reader gets them."""
+        signed = self.get("/v2/getSignedUrl", url=data_url)["signedUrl"]
+        with urllib.request.urlopen(signed, timeout=30) as r:
+            return r.read()
+
+
+@pytest.fixture
+def ango_hub():
+    """The strict stand-in of Ango Hub's documented API on loopback ports, with a key of its own;
+    it serves until its standard input closes."""
+    if not STANDIN.exists():
+        pytest.fail(f"{STANDIN} is missing: build it with `cargo build --example ango_standin`")
+    key = f"ango-{secrets.token_hex(8)}"
+    proc = subprocess.Popen(
+        [str(STANDIN)],
+        env={**os.environ, "ANGO_STANDIN_KEY": key},
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        line = proc.stdout.readline()
+        m = re.match(r"listening on (\S+) key (\S+) store (\S+)", line)
+        if not m:
+            pytest.fail(f"the Ango Hub stand-in did not start: {line!r}")
+        # Anything it prints later must not fill the pipe.
+        threading.Thread(target=proc.stdout.read, daemon=True).start()
+        yield AngoHub(m.group(1), m.group(2), m.group(3))
+    finally:
+        proc.stdin.close()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
 
 
 def real_drag(display: str, paths: list[Path], target: dict):

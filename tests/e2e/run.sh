@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# The desktop app end to end: builds it (debug) and the CLI, makes (or reuses) a venv with
-# selenium under the cargo target dir, and runs the pytest suite beside this script. The suite
-# starts its own X server (Xvfb) and Debian's WebKitWebDriver, which launches the app. Screenshots
-# of every view land in target/e2e-screenshots (ASSETDROP_SCREENSHOTS to change). Arguments go to
-# pytest, e.g.  tests/e2e/run.sh -k builder -x
+# The desktop app end to end: builds it (debug), the CLI and the stand-in of Ango Hub's API
+# (examples/ango_standin.rs), makes (or reuses) a venv with selenium under the cargo target dir,
+# and runs the pytest suite beside this script. The suite starts its own X server (Xvfb) and
+# Debian's WebKitWebDriver, which launches the app. Screenshots of every view land in
+# target/e2e-screenshots (ASSETDROP_SCREENSHOTS to change). Arguments go to pytest, e.g.
+#   tests/e2e/run.sh -k builder -x
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 repo="$(cd "$here/../.." && pwd)"
@@ -18,8 +19,10 @@ done
 
 "$repo/scripts/venv.sh" "$here/requirements.txt" "$venv"
 
-(cd "$repo" && cargo build --locked -p assetdrop -p assetdrop-desktop)
+# --bins as well: naming an example alone would build nothing else.
+(cd "$repo" && cargo build --locked -p assetdrop -p assetdrop-desktop --bins --example ango_standin)
 export ASSETDROP_BIN="${ASSETDROP_BIN:-$target/debug/assetdrop}"
+export ASSETDROP_ANGO_STANDIN_BIN="${ASSETDROP_ANGO_STANDIN_BIN:-$target/debug/examples/ango_standin}"
 export ASSETDROP_DESKTOP_BIN="${ASSETDROP_DESKTOP_BIN:-$target/debug/assetdrop-desktop}"
 export PYTHONDONTWRITEBYTECODE=1
 cd "$here"

@@ -19,7 +19,7 @@ import pytest
 from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.common.by import By
 
-from conftest import CLI, App, free_port, real_drag
+from conftest import CLI, AngoHub, App, free_port, real_drag
 
 
 def all_rows(app: App) -> dict[str, dict]:
@@ -77,8 +77,16 @@ def good_files(media: Path) -> dict[str, Path]:
     return {p.relative_to(base).as_posix(): p for p in sorted(base.rglob("*")) if p.is_file()}
 
 
+def hub_header(app: App) -> list[str]:
+    """The header's two lines: which hub, and what it does to keep imports exactly once."""
+    header = app.tid("connection-status")
+    return [header.find_element(By.CSS_SELECTOR, c).text.lstrip("") for c in (".conn-label", ".conn-supports")]
+
+
 def test_first_start_is_ready_to_use(app: App):
-    assert app.tid("connection-status").text == "Local hub"
+    header = app.tid("connection-status")
+    assert hub_header(app) == ["Local hub", "duplicate check by content on the hub, idempotent uploads"]
+    assert header.get_attribute("data-hub-kind") == "assetdrop"
     sel = app.tid("project-select")
     assert sel.find_element(By.CSS_SELECTOR, "option:checked").text == "Default project"
     assert app.tid("drop-zone").is_displayed()
@@ -89,6 +97,9 @@ def test_first_start_is_ready_to_use(app: App):
     status = app.tid("settings-status")
     assert status.get_attribute("data-mode") == "local"
     assert str(app.root) in status.text
+    assert app.tid("settings-choice-local").is_selected()
+    assert app.tid("settings-use-local").is_displayed()
+    assert not app.tid("settings-connect-ango").is_displayed()
     app.screenshot("08-settings")
 
     # New project and batch inline; the pickers follow.
@@ -278,14 +289,20 @@ def remote_hub(tmp_path: Path):
 def test_remote_hub_failure_then_retry(app: App, remote_hub, tmp_path: Path):
     first = remote_hub["start"](4096)
     app.show("settings")
-    app.set_value("settings-remote-url", remote_hub["url"])
-    app.set_value("settings-api-key", "wrong-key")
-    app.tid("settings-connect-remote").click()
-    app.wait(lambda: "401" in app.banner() or "key" in app.banner().lower())
-    app.set_value("settings-api-key", remote_hub["key"])
-    app.tid("settings-connect-remote").click()
-    app.wait(lambda: app.tid("settings-status").get_attribute("data-mode") == "remote")
-    assert app.tid("connection-status").text == f"Remote: {remote_hub['url']}"
+    app.tid("settings-choice-self-hosted").click()
+    app.set_value("settings-self-hosted-url", remote_hub["url"])
+    app.set_value("settings-self-hosted-key", "wrong-key")
+    app.tid("settings-connect-self-hosted").click()
+    app.wait(lambda: "refused the API key" in app.banner())
+    app.set_value("settings-self-hosted-key", remote_hub["key"])
+    app.tid("settings-connect-self-hosted").click()
+    app.wait(lambda: app.tid("settings-status").get_attribute("data-mode") == "selfHosted")
+    host = remote_hub["url"].removeprefix("http://")
+    header = app.tid("connection-status")
+    label, supports = hub_header(app)
+    assert re.fullmatch(rf"Self-hosted assetdrop hub [\d.]+ \({re.escape(host)}\)", label), label
+    assert supports == "duplicate check by content on the hub, idempotent uploads"
+    assert header.get_attribute("data-hub-kind") == "assetdrop"
     # No keyring on this machine: the key is in a file only the user can read.
     key_file = app.config / "remote-api-key"
     assert key_file.read_text() == remote_hub["key"]
@@ -324,10 +341,116 @@ def test_remote_hub_failure_then_retry(app: App, remote_hub, tmp_path: Path):
 
     # And back to local; the remote settings are remembered.
     app.show("settings")
+    app.tid("settings-choice-local").click()
     app.tid("settings-use-local").click()
     app.wait(lambda: app.tid("settings-status").get_attribute("data-mode") == "local")
     settings = json.loads((app.config / "settings.json").read_text())
-    assert settings == {"mode": "local", "remoteUrl": remote_hub["url"], "keyStore": "file"}
+    assert settings == {"mode": "local", "selfHostedUrl": remote_hub["url"], "selfHostedKeyStore": "file"}
+
+    # Back to the same hub with the stored key, nothing typed.
+    app.tid("settings-choice-self-hosted").click()
+    app.tid("settings-connect-self-hosted").click()
+    app.wait(lambda: app.tid("settings-status").get_attribute("data-mode") == "selfHosted")
+    assert json.loads((app.config / "settings.json").read_text())["mode"] == "selfHosted"
+
+
+def test_ango_hub_upload_and_cloud_import_once_each(app: App, ango_hub: AngoHub, display: str, tmp_path: Path):
+    # The hosted choice: a region and a key.
+    app.show("settings")
+    app.tid("settings-choice-ango").click()
+    app.wait(lambda: app.tid("settings-connect-ango").is_displayed())
+    regions = app.driver.execute_script("return [...arguments[0].options].map(o => o.text)", app.tid("settings-ango-region"))
+    assert regions == ["Ango Hub (EU)", "Ango Hub (US)", "Ango Hub (India)", "Ango Hub (test)"]
+    app.screenshot("12-settings-ango-hub")
+
+    # Self-hosted: an Ango Hub at a URL of our own. A wrong key is refused at connect.
+    app.tid("settings-choice-self-hosted").click()
+    app.set_value("settings-self-hosted-url", ango_hub.url)
+    app.set_value("settings-self-hosted-key", "not-the-key")
+    app.tid("settings-connect-self-hosted").click()
+    app.wait(lambda: "refused the API key" in app.banner())
+    assert hub_header(app)[0] == "Local hub"
+    app.set_value("settings-self-hosted-key", ango_hub.key)
+    app.tid("settings-connect-self-hosted").click()
+    app.wait(lambda: app.tid("settings-status").get_attribute("data-mode") == "selfHosted")
+    header = app.tid("connection-status")
+    assert header.get_attribute("data-hub-kind") == "ango"
+    host = ango_hub.url.removeprefix("http://")
+    assert hub_header(app) == [f"Self-hosted Ango Hub ({host})", "duplicate check by receipt, documented API only"]
+    assert "duplicate check by receipt" in app.tid("settings-status").text
+    # The hub has no projects yet: the app says how to make one.
+    app.wait(lambda: "no projects yet" in app.banner())
+    assert app.tid("project-select").find_element(By.CSS_SELECTOR, "option:checked").get_attribute("textContent") == "No projects yet"
+    app.screenshot("13-settings-self-hosted")
+
+    app.show("upload")
+    app.tid("project-new").click()
+    app.tid("project-new-name").send_keys("Ango import")
+    app.tid("project-new-save").click()
+    app.wait(lambda: app.tid("project-select").find_element(By.CSS_SELECTOR, "option:checked").text == "Ango import")
+    project = app.tid("project-select").get_attribute("value")
+    assert [p["_id"] for p in ango_hub.projects()] == [project]
+
+    # Two files through a real drag, then uploaded.
+    png = tmp_path / "photo.png"
+    png.write_bytes((Path(__file__).resolve().parent.parent.parent / "src-tauri" / "icons" / "icon.png").read_bytes())
+    md = tmp_path / "notes.md"
+    md.write_text("# notes\n\nfor the Ango project\n")
+    files = {"photo.png": png, "notes.md": md}
+
+    def drag_and_upload() -> str:
+        app.tid("upload-clear").click()
+        real_drag(display, list(files.values()), app.rect("drop-zone"))
+        app.wait_text("file-count", "2 files")
+        app.wait(lambda: app.tid("upload-start").is_enabled())
+        app.tid("upload-start").click()
+        app.wait(lambda: app.tid("upload-summary").is_displayed() and "uploaded" in app.tid("upload-summary").text, 120)
+        return app.tid("upload-summary").text
+
+    summary = drag_and_upload()
+    assert summary.startswith("2 uploaded"), summary
+    rows = all_rows(app)
+    assert {k: rows[k]["state"] for k in files} == {"photo.png": "uploaded", "notes.md": "uploaded"}
+    assert "null" not in rows["photo.png"]["text"] and "undefined" not in rows["photo.png"]["text"]
+
+    # One cloud import of public URLs (not checked here: they point at the open web).
+    entries = [
+        {"data": "https://example.com/street/1.jpg", "externalId": "street-1.jpg"},
+        {"data": "https://example.com/street/2.jpg", "externalId": "street-2.jpg"},
+    ]
+    app.show("cloud")
+    if app.tid("cloud-check-urls").is_selected():
+        app.tid("cloud-check-urls").click()
+    app.set_value("cloud-text", json.dumps(entries))
+    app.tid("cloud-check").click()
+    app.wait(lambda: app.tid("cloud-import").is_enabled())
+    app.tid("cloud-import").click()
+    app.wait_text("cloud-result", "2 assets imported")
+
+    # On the hub, through its API: each file and entry exactly once, the files' bytes as sent.
+    assets = ango_hub.assets(project)
+    ids = sorted(a["externalId"] for a in assets)
+    assert ids == ["notes.md", "photo.png", "street-1.jpg", "street-2.jpg"], ids
+    by_id = {a["externalId"]: a for a in assets}
+    for name, path in files.items():
+        assert ango_hub.content(by_id[name]["data"]) == path.read_bytes(), name
+    for e in entries:
+        assert by_id[e["externalId"]]["data"] == e["data"]
+
+    # The same files again: the receipt knows them, nothing is sent twice.
+    app.show("upload")
+    summary = drag_and_upload()
+    assert summary.startswith("0 uploaded") and "2 skipped (already in the project)" in summary, summary
+    rows = all_rows(app)
+    assert {k: rows[k]["state"] for k in files} == {"photo.png": "skipped", "notes.md": "skipped"}
+    assert len(ango_hub.assets(project)) == 4
+
+    # The assets view lists them from the hub.
+    app.show("assets")
+    app.wait(lambda: len(app.tids("asset-row")) == 4)
+    assert {r.get_attribute("data-external-id") for r in app.tids("asset-row")} == set(ids)
+    assert "4 assets" in app.tid("assets-total").text
+    app.screenshot("14-assets-ango-hub")
 
 
 @pytest.fixture
