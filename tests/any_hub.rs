@@ -530,3 +530,145 @@ async fn the_client_keeps_to_a_hubs_rate_limit_and_waits_out_a_429() {
         &assetdrop::upload::Hub::Ango
     );
 }
+
+/// A listener on 127.0.0.1 that answers every request with `answer(request head)` and keeps
+/// the heads it got. Serves until the test ends.
+fn listener(
+    answer: impl Fn(&str) -> String + Send + Sync + 'static,
+) -> (String, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
+    use std::io::{BufRead as _, BufReader, Read as _, Write as _};
+    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let url = format!("http://{}", l.local_addr().expect("addr"));
+    let heads = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let seen = heads.clone();
+    let answer = std::sync::Arc::new(answer);
+    std::thread::spawn(move || {
+        for conn in l.incoming() {
+            let Ok(mut conn) = conn else { continue };
+            let (seen, answer) = (seen.clone(), answer.clone());
+            std::thread::spawn(move || {
+                let mut reader = BufReader::new(conn.try_clone().expect("clone"));
+                loop {
+                    let mut head = String::new();
+                    let mut len = 0usize;
+                    loop {
+                        let mut line = String::new();
+                        if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                            return;
+                        }
+                        if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                            len = v.trim().parse().unwrap_or(0);
+                        }
+                        let end = line == "\r\n";
+                        head.push_str(&line);
+                        if end {
+                            break;
+                        }
+                    }
+                    let mut body = vec![0; len];
+                    if reader.read_exact(&mut body).is_err() {
+                        return;
+                    }
+                    let reply = answer(&head);
+                    seen.lock().expect("lock").push(head);
+                    if conn.write_all(reply.as_bytes()).is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    (url, heads)
+}
+
+fn reply(status: &str, extra: &str, body: &str) -> String {
+    format!(
+        "HTTP/1.1 {status}\r\n{extra}Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_api_key_and_the_bytes_never_follow_a_redirect_to_another_host() {
+    // Another host that would happily take whatever it is sent.
+    let (elsewhere, reached) = listener(|_| {
+        reply(
+            "200 OK",
+            "",
+            r#"{"status":"success","data":{"project":{"_id":"p","name":"x"}}}"#,
+        )
+    });
+    // A hub that sends one route elsewhere and another to itself.
+    let target = elsewhere.clone();
+    let (hub_url, hub_heads) = listener(move |head| {
+        let path = head
+            .split_whitespace()
+            .nth(1)
+            .unwrap_or_default()
+            .to_owned();
+        if path.starts_with("/v2/project/away") || path.starts_with("/upload") {
+            let method = if path.starts_with("/upload") {
+                "307 Temporary Redirect"
+            } else {
+                "302 Found"
+            };
+            reply(method, &format!("Location: {target}/v2/project/p\r\n"), "")
+        } else if path.starts_with("/v2/project/moved") {
+            reply(
+                "301 Moved Permanently",
+                "Location: /v2/project/here\r\n",
+                "",
+            )
+        } else {
+            reply(
+                "200 OK",
+                "",
+                r#"{"status":"success","data":{"project":{"_id":"here","name":"same host"}}}"#,
+            )
+        }
+    });
+    let client = HubClient::new(&hub_url, "the-secret-key")
+        .expect("client")
+        .with_rate_limit(RateLimit::Off);
+
+    // Within the hub's own origin a redirect is followed, with the key.
+    let same = client.project("moved").await.expect("a same-host redirect");
+    assert_eq!(same.id, "here");
+    // To another host: not followed.
+    let e = client
+        .project("away")
+        .await
+        .expect_err("a redirect elsewhere");
+    assert!(e.message.contains("302"), "{}", e.message);
+    // A signed upload URL that redirects: the bytes stay here.
+    let file = tempfile::NamedTempFile::new().expect("file");
+    std::fs::write(file.path(), b"private bytes").expect("write");
+    let e = client
+        .put_file(
+            &format!("{hub_url}/upload?sig=1"),
+            file.path(),
+            std::sync::Arc::new(|_| {}),
+        )
+        .await
+        .expect_err("an upload redirected elsewhere");
+    assert!(e.message.contains("307"), "{}", e.message);
+
+    assert!(
+        reached.lock().expect("lock").is_empty(),
+        "another host was reached: {:?}",
+        reached.lock().expect("lock")
+    );
+    let heads = hub_heads.lock().expect("lock");
+    let put = heads
+        .iter()
+        .find(|h| h.starts_with("PUT "))
+        .expect("the PUT");
+    assert!(
+        !put.to_ascii_lowercase().contains("apikey"),
+        "the upload carried the key: {put}"
+    );
+    assert!(heads
+        .iter()
+        .filter(|h| h.starts_with("GET "))
+        .all(|h| h.to_ascii_lowercase().contains("apikey: the-secret-key")));
+}
