@@ -542,6 +542,19 @@ async fn client_mistakes_are_4xx_naming_the_field() {
             StatusCode::BAD_REQUEST,
             "limit",
         ),
+        // A page number whose offset cannot be counted is refused, not wrapped round to page 1.
+        (
+            format!("/v2/project/{project}/assets?page=18446744073709551615"),
+            None,
+            StatusCode::BAD_REQUEST,
+            "`page` must be a whole number from 1 to 1000000000",
+        ),
+        (
+            "/v2/listProjects?page=1000000001&limit=10".into(),
+            None,
+            StatusCode::BAD_REQUEST,
+            "`page`",
+        ),
         (
             "/v2/project/000000000000000000000000".into(),
             None,

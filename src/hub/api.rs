@@ -460,12 +460,22 @@ struct Paging {
     limit: Option<String>,
 }
 
+/// The highest page number asked for: with the largest page, its offset still fits the
+/// catalog's signed 64-bit counts.
+const MAX_PAGE_NUMBER: u64 = 1_000_000_000;
+
 fn paging(p: &Paging, max_limit: u64) -> Result<(u64, u64), ApiError> {
     let page = match &p.page {
         None => 1,
-        Some(s) => s.parse::<u64>().ok().filter(|n| *n >= 1).ok_or_else(|| {
-            ApiError::bad(format!("`page` must be a whole number from 1 (got {s:?})"))
-        })?,
+        Some(s) => s
+            .parse::<u64>()
+            .ok()
+            .filter(|n| (1..=MAX_PAGE_NUMBER).contains(n))
+            .ok_or_else(|| {
+                ApiError::bad(format!(
+                    "`page` must be a whole number from 1 to {MAX_PAGE_NUMBER} (got {s:?})"
+                ))
+            })?,
     };
     let limit = match &p.limit {
         None => 10,
