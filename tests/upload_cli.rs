@@ -724,3 +724,46 @@ fn a_silent_hub_is_given_up_on_after_the_timeout_and_retries_asked_for() {
     }
     drop(silent);
 }
+
+#[test]
+fn control_characters_in_names_are_shown_escaped_on_the_terminal() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    // A name that would turn the terminal red and overwrite its own line.
+    let name = "evil\u{1b}[31mred\rforged line.txt";
+    let file = dir.path().join(name);
+    std::fs::write(&file, b"plain text\n").expect("write");
+    let raw = |out: &Output| {
+        let text = [out.stdout.as_slice(), out.stderr.as_slice()].concat();
+        assert!(
+            !text.iter().any(|b| *b == 0x1b || *b == b'\r'),
+            "a control character reached the terminal: {:?}",
+            String::from_utf8_lossy(&text)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let probe = cli(&["probe", file.to_str().expect("utf8")]);
+    assert!(raw(&probe).contains("evil\\u{1b}[31mred\\rforged line.txt"));
+
+    let root = tempfile::tempdir().expect("tempdir");
+    let hub = ServeProcess::start(root.path(), "k-escape", &[]);
+    let (_, p) = cli_json(&hub, &["project", "create", "Names\u{1b}[2J"]);
+    let project = p["_id"].as_str().expect("project id").to_owned();
+    let base = ["--hub", &hub.url, "--api-key", &hub.key];
+    let with = |args: &[&str]| cli(&[&base[..], args].concat());
+    raw(&with(&[
+        "upload",
+        "--project",
+        &project,
+        file.to_str().expect("utf8"),
+    ]));
+    let listed = raw(&with(&["assets", "list", "--project", &project]));
+    assert!(
+        listed.contains("evil\\u{1b}[31mred\\rforged line.txt"),
+        "{listed}"
+    );
+    let projects = raw(&with(&["project", "list"]));
+    assert!(projects.contains("Names\\u{1b}[2J"), "{projects}");
+    // JSON keeps the name as it is: it is escaped by JSON itself.
+    let (_, v) = cli_json(&hub, &["assets", "list", "--project", &project]);
+    assert_eq!(v["assets"][0]["externalId"], name);
+}

@@ -113,7 +113,9 @@ impl EventSink<BuildEvent> for Printer {
             return;
         }
         match event {
-            BuildEvent::RowFailed { failure } => eprintln!("row failed: {}", failure.message),
+            BuildEvent::RowFailed { failure } => {
+                eprintln!("row failed: {}", crate::render::printable(&failure.message));
+            }
             BuildEvent::BatchCreated { name } => eprintln!("created batch {name:?}"),
             BuildEvent::Progress { .. } | BuildEvent::Finished { .. } => {}
         }
@@ -173,11 +175,13 @@ pub async fn run(s: &Session, a: BuildArgs, json_out: bool) -> anyhow::Result<Ex
                     Ok(row) => writeln!(
                         out,
                         "--- line {} · {}\n{}",
-                        row.line, row.asset.external_id, row.asset.data
+                        row.line,
+                        crate::render::printable(&row.asset.external_id),
+                        crate::render::printable_block(&row.asset.data)
                     )?,
                     Err(e) => {
                         failed = true;
-                        eprintln!("row failed: {e}");
+                        eprintln!("row failed: {}", crate::render::printable(&e.to_string()));
                     }
                 }
             }

@@ -84,7 +84,11 @@ pub async fn import(s: &Session, a: CloudImportArgs, json_out: bool) -> anyhow::
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
         for p in &report.problems {
-            println!("{}: {p}", a.file.display());
+            println!(
+                "{}: {}",
+                crate::render::shown(&a.file),
+                crate::render::printable(&p.to_string())
+            );
         }
         let errors = report
             .problems

@@ -357,7 +357,7 @@ fn main() -> ExitCode {
     match rt.block_on(run(cli)) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("error: {}", error_chain(&e));
+            eprintln!("error: {}", render::printable(&error_chain(&e)));
             ExitCode::from(2)
         }
     }
@@ -465,7 +465,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     }
                     let text = all
                         .iter()
-                        .map(|p| format!("{}  {}", p.id, p.name))
+                        .map(|p| format!("{}  {}", p.id, render::printable(&p.name)))
                         .collect::<Vec<_>>()
                         .join("\n");
                     render::value(json_out, &json!(all), &text)
@@ -482,7 +482,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
             let text = made
                 .iter()
-                .map(|b| format!("{}  {}", b.id, b.name))
+                .map(|b| format!("{}  {}", b.id, render::printable(&b.name)))
                 .collect::<Vec<_>>()
                 .join("\n");
             s.close().await?;

@@ -23,6 +23,39 @@ pub fn value(json_out: bool, json: &Value, text: &str) -> anyhow::Result<ExitCod
     Ok(ExitCode::SUCCESS)
 }
 
+/// Text from outside (names, paths, messages naming them) as a terminal should show it: control
+/// characters (ESC, CR, LF, …) written as escapes, so a file name or an external ID can neither
+/// recolour the terminal nor overwrite or forge lines. JSON output needs none of this.
+pub fn printable(s: &str) -> std::borrow::Cow<'_, str> {
+    escaped(s, char::is_control)
+}
+
+/// Several lines of text from outside (a rendered asset): as [`printable`], but line breaks and
+/// tabs kept.
+pub fn printable_block(s: &str) -> std::borrow::Cow<'_, str> {
+    escaped(s, |c| c.is_control() && c != '\n' && c != '\t')
+}
+
+fn escaped(s: &str, bad: impl Fn(char) -> bool) -> std::borrow::Cow<'_, str> {
+    if !s.chars().any(&bad) {
+        return std::borrow::Cow::Borrowed(s);
+    }
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        if bad(c) {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
+
+/// A path as [`printable`] text.
+pub fn shown(p: &std::path::Path) -> String {
+    printable(&p.display().to_string()).into_owned()
+}
+
 fn human_bytes(n: u64) -> String {
     indicatif::HumanBytes(n).to_string()
 }
@@ -31,7 +64,7 @@ fn human_bytes(n: u64) -> String {
 pub fn assets_table(assets: &[Value], total: u64) -> String {
     let mut out = String::new();
     for a in assets {
-        let s = |k: &str| a.get(k).and_then(Value::as_str).unwrap_or("").to_owned();
+        let s = |k: &str| printable(a.get(k).and_then(Value::as_str).unwrap_or("")).into_owned();
         let batches = a
             .get("batches")
             .and_then(Value::as_array)
@@ -75,7 +108,7 @@ pub fn probe_table(reports: &[Report]) -> String {
                 let _ = write!(facts, " {fps:.3} fps");
             }
         }
-        let _ = writeln!(out, "{verdict:<6} {kind:<8} {}{facts}", r.path.display());
+        let _ = writeln!(out, "{verdict:<6} {kind:<8} {}{facts}", shown(&r.path));
         for p in &r.problems {
             let _ = writeln!(out, "       - {}", problem_text(p));
         }
@@ -106,14 +139,15 @@ pub fn upload_summary(s: &UploadSummary, project: &str) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "{} uploaded into project {project}",
-        plural(s.uploaded.len(), "file")
+        "{} uploaded into project {}",
+        plural(s.uploaded.len(), "file"),
+        printable(project)
     );
     if !s.skipped.is_empty() {
         let _ = writeln!(out, "{} skipped:", plural(s.skipped.len(), "path"));
         // A re-run of a big folder skips everything: name a few, count the rest.
         for k in s.skipped.iter().take(20) {
-            let _ = writeln!(out, "  {}: {}", k.path.display(), k.reason);
+            let _ = writeln!(out, "  {}: {}", shown(&k.path), printable(&k.reason));
         }
         if s.skipped.len() > 20 {
             let _ = writeln!(out, "  ... and {} more", s.skipped.len() - 20);
@@ -123,13 +157,13 @@ pub fn upload_summary(s: &UploadSummary, project: &str) -> String {
         let _ = writeln!(out, "{} rejected:", plural(s.rejected.len(), "file"));
         for r in &s.rejected {
             let why: Vec<String> = r.problems.iter().map(problem_text).collect();
-            let _ = writeln!(out, "  {}: {}", r.path.display(), why.join("; "));
+            let _ = writeln!(out, "  {}: {}", shown(&r.path), why.join("; "));
         }
     }
     if !s.failed.is_empty() {
         let _ = writeln!(out, "{} failed:", plural(s.failed.len(), "file"));
         for f in &s.failed {
-            let _ = writeln!(out, "  {}: {}", f.path.display(), f.error.message);
+            let _ = writeln!(out, "  {}: {}", shown(&f.path), printable(&f.error.message));
         }
     }
     out
@@ -197,7 +231,7 @@ impl EventSink<UploadEvent> for Bars {
                     ProgressStyle::with_template("  {bar:20} {bytes:>10} {wide_msg}")
                         .unwrap_or_else(|_| ProgressStyle::default_bar()),
                 );
-                bar.set_message(path.display().to_string());
+                bar.set_message(shown(&path));
                 self.files().insert(path, bar);
             }
             UploadEvent::Progress {
@@ -220,7 +254,7 @@ impl EventSink<UploadEvent> for Bars {
                 let why: Vec<String> = problems.iter().map(problem_text).collect();
                 let _ =
                     self.multi
-                        .println(format!("rejected {}: {}", path.display(), why.join("; ")));
+                        .println(format!("rejected {}: {}", shown(&path), why.join("; ")));
             }
             UploadEvent::Finished { bytes, .. } => self
                 .overall
