@@ -10,7 +10,15 @@ use std::collections::{HashMap, HashSet};
 use html5ever::tendril::TendrilSink;
 use html5ever::{ns, parse_document, ParseOpts, QualName};
 use markup5ever_rcdom::{Handle, NodeData, RcDom};
-use percent_encoding::{percent_decode_str, utf8_percent_encode, NON_ALPHANUMERIC};
+use percent_encoding::{percent_decode_str, utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
+
+/// What a query value must encode: everything but letters, digits and RFC 3986's unreserved
+/// `-._~` (storage IDs such as `stor-42` stay as they are, as the official builder writes them).
+const QUERY_VALUE: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
 use serde::{Deserialize, Serialize};
 
 use super::config::{Classification, ConfigError, OrderedMap, TemplateConfig};
@@ -604,7 +612,7 @@ fn with_storage(url: &str, storage: &str) -> String {
         None => (url, ""),
     };
     let separator = if base.contains('?') { '&' } else { '?' };
-    let id = utf8_percent_encode(storage, NON_ALPHANUMERIC);
+    let id = utf8_percent_encode(storage, QUERY_VALUE);
     format!("{base}{separator}storageId={id}{fragment}")
 }
 
@@ -1164,5 +1172,22 @@ fn leading_text(node: &Handle) -> Option<String> {
     match &children.first()?.data {
         NodeData::Text { contents } => Some(contents.borrow().to_string()),
         _ => None,
+    }
+}
+
+#[cfg(test)]
+mod storage_tests {
+    use super::with_storage;
+
+    #[test]
+    fn storage_ids_keep_unreserved_characters_and_encode_the_rest() {
+        assert_eq!(
+            with_storage("https://b/a.png", "stor-42_x.y~z"),
+            "https://b/a.png?storageId=stor-42_x.y~z"
+        );
+        assert_eq!(
+            with_storage("https://b/a.png?v=1#f", "a&b c/é"),
+            "https://b/a.png?v=1&storageId=a%26b%20c%2F%C3%A9#f"
+        );
     }
 }

@@ -115,7 +115,7 @@ fn media_links_and_iframes_take_the_whole_url() {
         .unwrap();
     assert_eq!(
         asset.data,
-        "<img src=\"https://b/p.png?v=2&amp;storageId=st%2D9#top\" alt=\"x\"><video src=\"https://b/c.mp4\"></video>\
+        "<img src=\"https://b/p.png?v=2&amp;storageId=st-9#top\" alt=\"x\"><video src=\"https://b/c.mp4\"></video>\
          <iframe src=\"https://b/page\" width=\"5\"></iframe><a href=\"https://b/x?a=1&amp;b=2\">\n\nhttps://b/x?a=1&amp;b=2\n\n</a>"
     );
     let asset = template
@@ -130,7 +130,7 @@ fn media_links_and_iframes_take_the_whole_url() {
     assert!(
         asset
             .data
-            .starts_with("<img src=\"https://b/p.png?storageId=st%2D9\""),
+            .starts_with("<img src=\"https://b/p.png?storageId=st-9\""),
         "{}",
         asset.data
     );
