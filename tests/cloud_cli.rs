@@ -189,6 +189,40 @@ fn bad_entries_stop_the_import_unless_skipped_and_reruns_add_nothing() {
         .expect("run");
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("nope"));
+    // A dry run reports it instead, at the entry, beside every other problem.
+    let (code, report) = run(
+        &hub,
+        &[
+            "cloud",
+            "import",
+            other.to_str().expect("utf8"),
+            "--project",
+            &project,
+            "--dry-run",
+        ],
+    );
+    assert_eq!(code, 1, "{report}");
+    assert_eq!(report["dryRun"], true);
+    let missing: Vec<&Value> = report["problems"]
+        .as_array()
+        .expect("problems")
+        .iter()
+        .filter(|p| p["code"] == "missing-batch")
+        .collect();
+    assert_eq!(missing.len(), 1, "{report}");
+    assert_eq!(
+        (
+            &missing[0]["index"],
+            &missing[0]["line"],
+            &missing[0]["field"]
+        ),
+        (&json!(0), &json!(1), &json!("batches"))
+    );
+    assert!(missing[0]["message"]
+        .as_str()
+        .expect("message")
+        .contains("\"nope\""));
+    assert_eq!(total(&hub, &project), 2, "a dry run imports nothing");
 }
 
 #[test]

@@ -200,6 +200,37 @@ pub async fn import_with_events(
             _ => {}
         }
         report.problems.extend(entry.problems);
+        // A dry run reports every problem the import would meet, missing batches too, at the
+        // entries that name them.
+        if let (true, false, Some(i), Some(a)) = (
+            config.dry_run,
+            config.create_batches,
+            entry.index,
+            entry.asset.as_ref(),
+        ) {
+            let absent: Vec<String> = a
+                .batches
+                .iter()
+                .filter(|b| !project.batches.iter().any(|x| &x.name == *b || &x.id == *b))
+                .map(|b| format!("{b:?}"))
+                .collect();
+            if !absent.is_empty() {
+                bad.insert(i);
+                report.problems.push(Problem {
+                    index: Some(i),
+                    line: entry.line,
+                    column: entry.column,
+                    severity: super::Severity::Error,
+                    code: super::ProblemCode::MissingBatch,
+                    message: format!(
+                        "the project has no batch {}; create it first, or ask for missing batches to be created",
+                        absent.join(", ")
+                    ),
+                    field: Some("batches".to_owned()),
+                    fix: None,
+                });
+            }
+        }
         progress.tick(Phase::Read, seen, None, false);
     }
     report.summary = reader.summary();
@@ -234,7 +265,7 @@ pub async fn import_with_events(
         .iter()
         .filter(|b| !project.batches.iter().any(|x| &x.name == *b || &x.id == *b))
         .collect();
-    if !missing.is_empty() && !config.create_batches {
+    if !missing.is_empty() && !config.create_batches && !config.dry_run {
         return Err(Error::new(
             ErrorCode::NotFound,
             format!("the entries name batches that do not exist in project {}: {}; create them first, or ask for missing batches to be created", config.project, missing.iter().map(|b| format!("{b:?}")).collect::<Vec<_>>().join(", ")),

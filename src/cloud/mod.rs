@@ -118,6 +118,8 @@ pub enum ProblemCode {
     DuplicateExternalId,
     /// An `externalId` that the project already has.
     ExistingExternalId,
+    /// A batch the entry names that the project does not have (and is not to be created).
+    MissingBatch,
     // ---- checks before import ----
     /// The URL could not be fetched (error status, connection failure, timeout).
     Unreachable,
@@ -165,6 +167,7 @@ impl ProblemCode {
             Self::UnknownEditorType => "unknown-editor-type",
             Self::DuplicateExternalId => "duplicate-external-id",
             Self::ExistingExternalId => "existing-external-id",
+            Self::MissingBatch => "missing-batch",
             Self::Unreachable => "unreachable",
             Self::ContentTypeMismatch => "content-type-mismatch",
             Self::EmptyContent => "empty-content",
