@@ -58,7 +58,12 @@ impl HubBehindProxy {
         let mut reader = BufReader::new(child.stdout.take().expect("stdout"));
         let mut first = String::new();
         reader.read_line(&mut first).expect("read first line");
-        assert_eq!(first.trim(), format!("listening on {public}"));
+        assert_eq!(first.trim(), format!("listening on {url}"));
+        if public != url {
+            let mut second = String::new();
+            reader.read_line(&mut second).expect("read second line");
+            assert_eq!(second.trim(), format!("public URL: {public}"));
+        }
         // Keep reading, so the hub never writes into a closed pipe.
         std::thread::spawn(move || std::io::copy(&mut reader, &mut std::io::sink()));
         Self { child, url }

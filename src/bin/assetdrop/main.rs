@@ -547,7 +547,13 @@ async fn serve(target: &Target, a: ServeArgs) -> anyhow::Result<ExitCode> {
     let running = hub::start(config, a.listen).await?;
     // Whoever started us may stop reading stdout; the hub must keep serving regardless.
     let mut out = std::io::stdout().lock();
-    let _ = writeln!(out, "listening on {}", running.url);
+    // The bound address first (what this machine listens on), then the address clients are
+    // told, when a proxy stands in front.
+    let bound = format!("http://{}", running.addr);
+    let _ = writeln!(out, "listening on {bound}");
+    if running.url != bound {
+        let _ = writeln!(out, "public URL: {}", running.url);
+    }
     if running.key_generated {
         let _ = writeln!(
             out,
