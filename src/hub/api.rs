@@ -1897,6 +1897,7 @@ async fn download_assets(
     let fetcher = Fetcher {
         allow_private: st.config.allow_private_downloads,
         max_bytes: st.config.max_upload_bytes,
+        deadline: std::time::Duration::from_secs(st.config.download_deadline_secs.max(1)),
         retry: crate::upload::RetryPolicy {
             max_retries: 3,
             base: std::time::Duration::from_millis(200),

@@ -128,6 +128,9 @@ pub struct Fetcher {
     pub max_bytes: u64,
     /// Retries on connect errors, timeouts, 5xx and 429.
     pub retry: RetryPolicy,
+    /// The longest one download may take, redirects and retries included: a server that
+    /// trickles bytes (each within the 60 s gap allowed) cannot hold the import forever.
+    pub deadline: Duration,
 }
 
 enum Attempt {
@@ -185,6 +188,26 @@ impl Fetcher {
 
     /// Downloads `url` into `store` at `path`, following up to 5 redirects (each checked).
     pub async fn fetch(
+        &self,
+        url: &str,
+        store: &dyn ObjectStore,
+        path: &BlobPath,
+    ) -> Result<Fetched, FetchError> {
+        match tokio::time::timeout(self.deadline, self.fetch_within(url, store, path)).await {
+            Ok(done) => done,
+            // A multipart write dropped unfinished leaves no blob under its final name.
+            Err(_) => Err(fail(
+                Failure::Unreachable,
+                format!(
+                    "downloading {} took longer than {} s, the most this hub allows for one download",
+                    redact_urls(url),
+                    self.deadline.as_secs()
+                ),
+            )),
+        }
+    }
+
+    async fn fetch_within(
         &self,
         url: &str,
         store: &dyn ObjectStore,
@@ -430,6 +453,7 @@ mod tests {
             allow_private: false,
             max_bytes: 10,
             retry: RetryPolicy::default(),
+            deadline: Duration::from_secs(60),
         };
         for url in [
             "http://127.0.0.1:1/a.png",
@@ -449,5 +473,56 @@ mod tests {
             .await
             .expect_err("ftp");
         assert_eq!(e.failure, Failure::Invalid);
+    }
+
+    #[tokio::test]
+    async fn a_download_that_trickles_past_the_deadline_is_given_up() {
+        use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        tokio::spawn(async move {
+            let Ok((mut conn, _)) = listener.accept().await else {
+                return;
+            };
+            let mut buf = [0u8; 1024];
+            let _ = conn.read(&mut buf).await;
+            let _ = conn
+                .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n")
+                .await;
+            // One byte every 100 ms: never a gap long enough to time out, never done in time.
+            for _ in 0..100 {
+                if conn.write_all(b"x").await.is_err() {
+                    return;
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        });
+        let store = object_store::memory::InMemory::new();
+        let f = Fetcher {
+            allow_private: true,
+            max_bytes: 1000,
+            retry: RetryPolicy::default(),
+            deadline: Duration::from_secs(1),
+        };
+        let started = std::time::Instant::now();
+        let e = f
+            .fetch(
+                &format!("http://{addr}/slow.txt"),
+                &store,
+                &BlobPath::from("x"),
+            )
+            .await
+            .expect_err("too slow");
+        assert_eq!(e.failure, Failure::Unreachable, "{e}");
+        assert!(e.message.contains("took longer than 1 s"), "{e}");
+        assert!(started.elapsed() < Duration::from_secs(5));
+        assert!(
+            object_store::ObjectStoreExt::head(&store, &BlobPath::from("x"))
+                .await
+                .is_err(),
+            "no blob is left under its name"
+        );
     }
 }

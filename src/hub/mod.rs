@@ -27,6 +27,8 @@ pub const DEFAULT_MAX_UPLOAD_BYTES: u64 = 64 << 30;
 pub const DEFAULT_MAX_JSON_BYTES: usize = 64 << 20;
 /// How long signed URLs stay valid by default (Ango uses 120,000 s for export links).
 pub const DEFAULT_URL_TTL_SECS: u64 = 120_000;
+/// How long one `uploadLocal` download may take by default: an hour.
+pub const DEFAULT_DOWNLOAD_DEADLINE_SECS: u64 = 60 * 60;
 /// How long the hub keeps the answer to a request sent with an `Idempotency-Key` (a day): a
 /// client that lost the answer and sends the request again within that time gets it again.
 pub const REPLIES_KEPT_SECS: u64 = 24 * 60 * 60;
@@ -56,6 +58,8 @@ pub struct HubConfig {
     /// addresses. Off by default: import files come from third parties, and such URLs would let
     /// them read the hub's own network (SSRF).
     pub allow_private_downloads: bool,
+    /// The longest one `uploadLocal` download may take (seconds), retries included.
+    pub download_deadline_secs: u64,
 }
 
 impl HubConfig {
@@ -70,6 +74,7 @@ impl HubConfig {
             url_ttl_secs: DEFAULT_URL_TTL_SECS,
             abandoned_after_secs: DEFAULT_ABANDONED_AFTER_SECS,
             allow_private_downloads: false,
+            download_deadline_secs: DEFAULT_DOWNLOAD_DEADLINE_SECS,
         }
     }
 }

@@ -177,6 +177,10 @@ struct ServeArgs {
     /// (refused by default: import files could otherwise read the hub's own network).
     #[arg(long)]
     allow_private_downloads: bool,
+    /// The longest one uploadLocal download may take, in seconds, retries included.
+    #[arg(long, value_name = "SECS", default_value_t = hub::DEFAULT_DOWNLOAD_DEADLINE_SECS,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    download_deadline: u64,
 }
 
 #[derive(Subcommand)]
@@ -542,6 +546,7 @@ async fn serve(target: &Target, a: ServeArgs) -> anyhow::Result<ExitCode> {
         max_json_bytes: a.max_json_bytes,
         url_ttl_secs: a.url_ttl,
         allow_private_downloads: a.allow_private_downloads,
+        download_deadline_secs: a.download_deadline,
         ..HubConfig::new(&root)
     };
     let running = hub::start(config, a.listen).await?;
