@@ -555,6 +555,33 @@ async fn client_mistakes_are_4xx_naming_the_field() {
             StatusCode::BAD_REQUEST,
             "`page`",
         ),
+        // URLs the hub can neither fetch nor serve are refused, the field named.
+        (
+            format!("/v2/project/{project}/cloud"),
+            Some(json!({"assets": [{"data": "file:///etc/passwd", "externalId": "f"}]})),
+            StatusCode::BAD_REQUEST,
+            "assets[0].data: a file:// URL",
+        ),
+        (
+            format!("/v2/project/{project}/cloud"),
+            Some(json!({"assets": [{"data": "FTP://files.example/a.png", "externalId": "f"}]})),
+            StatusCode::BAD_REQUEST,
+            "assets[0].data: a ftp:// URL",
+        ),
+        (
+            format!("/v2/project/{project}/cloud"),
+            Some(
+                json!({"assets": [{"dataset": ["https://e.com/1.png", "gopher://e.com/2.png"], "externalId": "g"}]}),
+            ),
+            StatusCode::BAD_REQUEST,
+            "assets[0].dataset[1]: a gopher:// URL",
+        ),
+        (
+            format!("/v2/project/{project}/cloud"),
+            Some(json!({"assets": [{"data": "s3://bucket/a.png", "externalId": "s"}]})),
+            StatusCode::BAD_REQUEST,
+            "assets[0].data: a s3:// URL",
+        ),
         (
             "/v2/project/000000000000000000000000".into(),
             None,

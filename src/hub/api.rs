@@ -1557,6 +1557,21 @@ fn kind_of_data(data: &str) -> Option<&'static str> {
     None
 }
 
+/// The scheme of a `scheme://…` URL the hub can neither download nor hand to an annotator's
+/// browser: anything but http(s), and a bucket's own scheme (`s3`, `gs`, `az`) with a storage
+/// that reaches it (`file`, `ftp`, `gopher`, a bucket URL without a storage…). Inline content
+/// (markdown, HTML, text) is not a URL and passes.
+fn unfetchable_scheme(data: &str, has_storage: bool) -> Option<String> {
+    let (scheme, _) = data.split_once("://")?;
+    let mut chars = scheme.chars();
+    let valid = chars.next().is_some_and(|c| c.is_ascii_alphabetic())
+        && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'));
+    let lower = scheme.to_ascii_lowercase();
+    let served = matches!(lower.as_str(), "http" | "https")
+        || (has_storage && matches!(lower.as_str(), "s3" | "s3a" | "gs" | "az" | "azure"));
+    (valid && !served).then_some(lower)
+}
+
 /// Guesses the kind of a URL from its extension.
 fn kind_of_url(url: &str) -> Option<&'static str> {
     let path = url
@@ -1680,6 +1695,20 @@ fn parse_asset(
             .then(|| default_storage.map(str::to_owned))
             .flatten()
     });
+    let urls = data.iter().map(|d| (field("data"), d)).chain(
+        dataset
+            .iter()
+            .flatten()
+            .enumerate()
+            .map(|(j, d)| (format!("{}[{j}]", field("dataset")), d)),
+    );
+    for (name, url) in urls {
+        if let Some(scheme) = unfetchable_scheme(url, storage.is_some()) {
+            return Err(ApiError::bad(format!(
+                "{name}: a {scheme}:// URL can be neither fetched nor served by this hub; give an http(s) URL (for a private bucket, the object's https URL and its `storage`)"
+            )));
+        }
+    }
     // Objects of a storage stay in their bucket (the SDK's upload_files(storage_id=...) puts
     // them there and registers with uploadLocal "true"); public URLs are copied to the hub.
     let download = data

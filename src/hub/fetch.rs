@@ -90,6 +90,9 @@ fn forbidden_v6(ip: Ipv6Addr) -> Option<&'static str> {
         [0, 0, 0, 0, 0, 0, 0, 1] => "a loopback address",
         // Deprecated IPv4-compatible addresses: nothing legitimate uses them.
         [0, 0, 0, 0, 0, 0, _, _] => "an IPv4-compatible address",
+        // IPv4-translated (SIIT, ::ffff:0:a.b.c.d): a translator reaches the embedded IPv4
+        // address, and no public host is named so.
+        [0, 0, 0, 0, 0xffff, 0, _, _] => "an IPv4-translated address",
         // NAT64 reaches the embedded IPv4 address: judge that one.
         [0x64, 0xff9b, 0, 0, 0, 0, _, _] => {
             let v4 = Ipv4Addr::new((s[6] >> 8) as u8, s[6] as u8, (s[7] >> 8) as u8, s[7] as u8);
@@ -429,6 +432,8 @@ mod tests {
             "ff02::1",
             "2001:db8::1",
             "2002:7f00:1::",
+            "::ffff:0:127.0.0.1",
+            "::ffff:0:8.8.8.8",
         ] {
             assert!(refused(ip), "{ip} must be refused");
         }
