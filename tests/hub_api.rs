@@ -273,6 +273,15 @@ async fn full_import_flow_round_trips() {
         .await
         .expect("get");
     assert_eq!(got.status(), StatusCode::OK);
+    // A served file is never sniffed into something else, and runs nothing on the hub's origin.
+    assert_eq!(got.headers()["x-content-type-options"], "nosniff");
+    let csp = got.headers()["content-security-policy"]
+        .to_str()
+        .expect("ascii");
+    assert!(
+        csp.starts_with("sandbox;") && csp.contains("default-src 'none'"),
+        "{csp}"
+    );
     assert_eq!(got.bytes().await.expect("bytes").as_ref(), b"hello world");
     // Without a signature or key: refused.
     assert_eq!(
@@ -285,6 +294,13 @@ async fn full_import_flow_round_trips() {
         StatusCode::FORBIDDEN
     );
 
+    let answer = Client::new()
+        .get(format!("{}/v2/listProjects", api.url))
+        .header("apikey", &api.key)
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(answer.headers()["x-content-type-options"], "nosniff");
     let (s, v) = api.get("/v2/listProjects?page=1&limit=10").await;
     assert_eq!(s, StatusCode::OK);
     assert_eq!(v["data"]["total"], 1);

@@ -226,6 +226,7 @@ pub(crate) fn router(state: Shared) -> Router {
                 ),
             )
         })
+        .layer(middleware::from_fn(no_sniffing))
         .with_state(state)
 }
 
@@ -1514,10 +1515,28 @@ async fn get_blob(
         [
             (header::CONTENT_TYPE, content_type(&name).to_owned()),
             (header::CONTENT_LENGTH, len.to_string()),
+            // An uploaded page is shown as a document in its own sandbox: no script runs on the
+            // hub's origin, nothing is fetched but media.
+            (header::CONTENT_SECURITY_POLICY, BLOB_CSP.to_owned()),
         ],
         body,
     )
         .into_response())
+}
+
+/// The content security policy of every file the hub serves.
+const BLOB_CSP: &str =
+    "sandbox; default-src 'none'; img-src * data:; media-src *; style-src 'unsafe-inline'";
+
+/// Every answer says its type is what it says (`nosniff`): no browser guesses HTML or script
+/// out of an uploaded file or an answer.
+async fn no_sniffing(req: Request, next: Next) -> Response {
+    let mut resp = next.run(req).await;
+    resp.headers_mut().insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        axum::http::HeaderValue::from_static("nosniff"),
+    );
+    resp
 }
 
 // ---- assets ----------------------------------------------------------------------------------
