@@ -1085,8 +1085,21 @@ async fn start_up_cleaning_removes_partial_blobs_and_abandoned_uploads_only() {
         ))
         .await;
     assert_eq!(s, StatusCode::CREATED);
+    // Names blob storage escapes on disk: a registered `photo~1.png` is stored as
+    // `photo%7E1.png`, the very name of an abandoned upload beside it.
+    let tilde = upload_bytes(&api, &project, "photo~1.png", b"tilde registered").await;
+    register_one(&api, &project, &tilde, "photo~1.png").await;
+    upload_bytes(&api, &project, "photo%257E1.png", b"abandoned look-alike").await;
+    upload_bytes(
+        &api,
+        &project,
+        "star*%5Bx%5D%7C%3F.png",
+        b"abandoned, escaped",
+    )
+    .await;
     let folder = dir.path().join("uploaded-data").join(&project);
     std::fs::write(folder.join("half.bin#3"), b"part of an upload a crash cut").expect("write");
+    std::fs::write(folder.join("photo%7E2.png#4"), b"a part, escaped").expect("write");
     let first_url = hub.url.clone();
     hub.shutdown().await.expect("shutdown");
 
@@ -1094,7 +1107,7 @@ async fn start_up_cleaning_removes_partial_blobs_and_abandoned_uploads_only() {
     let mut c = HubConfig::new(dir.path());
     c.api_key = Some("test-key".into());
     let again = in_process(c).await;
-    assert_eq!(again.cleaned.partial_files, 1);
+    assert_eq!(again.cleaned.partial_files, 2);
     assert_eq!(again.cleaned.abandoned_uploads, 0);
     assert!(!folder.join("half.bin#3").exists());
     assert!(blob_file(dir.path(), &first_url, &orphan).exists());
@@ -1106,10 +1119,21 @@ async fn start_up_cleaning_removes_partial_blobs_and_abandoned_uploads_only() {
     c.abandoned_after_secs = 0;
     tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
     let last = in_process(c).await;
-    assert_eq!(last.cleaned.abandoned_uploads, 2, "{:?}", last.cleaned);
+    assert_eq!(last.cleaned.abandoned_uploads, 4, "{:?}", last.cleaned);
     assert!(!blob_file(dir.path(), &first_url, &orphan).exists());
     let kept_file = blob_file(dir.path(), &first_url, &kept);
     assert_eq!(std::fs::read(kept_file).expect("kept blob"), b"registered");
+    // Only the registered blobs are left, the escaped one among them, its bytes its own.
+    let mut left: Vec<String> = std::fs::read_dir(&folder)
+        .expect("folder")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .collect();
+    left.sort();
+    assert_eq!(left, ["kept.txt", "photo%7E1.png"], "{:?}", last.cleaned);
+    assert_eq!(
+        std::fs::read(folder.join("photo%7E1.png")).expect("tilde blob"),
+        b"tilde registered"
+    );
     last.shutdown().await.expect("shutdown");
 }
 

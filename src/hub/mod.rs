@@ -272,6 +272,9 @@ fn clean(
     catalog: &SqliteCatalog,
     grace_secs: u64,
 ) -> Result<Cleanup, Box<dyn std::error::Error + Send + Sync>> {
+    // Blob keys map to files the way blob storage maps them (it escapes `~`, `%`, `*`, … in
+    // file names), never by joining the key to the root: `a%7E1.png` is not `a~1.png`'s file.
+    let store = LocalFileSystem::new_with_prefix(root)?;
     let mut done = Cleanup::default();
     let data = root.join("uploaded-data");
     for project in fs_err::read_dir(&data)? {
@@ -281,7 +284,10 @@ fn clean(
         }
         for entry in fs_err::read_dir(project.path())? {
             let entry = entry?;
-            let name = entry.file_name().to_string_lossy().into_owned();
+            let on_disk = entry.file_name().to_string_lossy().into_owned();
+            let name = percent_encoding::percent_decode_str(&on_disk)
+                .decode_utf8_lossy()
+                .into_owned();
             let partial = name
                 .rsplit_once('#')
                 .is_some_and(|(_, n)| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()));
@@ -302,7 +308,8 @@ fn clean(
     }
     let abandoned = catalog.abandoned_reservations(&ago(grace_secs)?)?;
     for key in &abandoned {
-        match fs_err::remove_file(root.join(key)) {
+        let file = store.path_to_filesystem(&key.split('/').collect())?;
+        match fs_err::remove_file(file) {
             Ok(()) => {}
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
             Err(e) => return Err(e.into()),
