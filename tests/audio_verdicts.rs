@@ -791,3 +791,36 @@ fn unreadable_and_cut_files() {
     assert!(p.info.is_none() && !p.convertible);
     assert_eq!(p.problems[0].code, Corrupt);
 }
+
+#[test]
+fn an_mp3_behind_a_run_of_zero_bytes_is_recognised_and_judged() {
+    // Stream captures often start with padding before the first frame.
+    for (name, expected) in [
+        ("mp3_lame_cbr128_notag.mp3", BitrateMode::Constant),
+        ("mp3_lame_vbr_v2_notag.mp3", BitrateMode::Variable),
+    ] {
+        let original = std::fs::read(fixture(name)).expect("fixture");
+        let dir = tempfile::tempdir().expect("tempdir");
+        let padded = dir.path().join(name);
+        let mut bytes = vec![0u8; 2048];
+        bytes.extend(&original);
+        std::fs::write(&padded, bytes).expect("write");
+        let report = assetdrop::media::probe(&padded);
+        assert_eq!(
+            report.kind,
+            Some(assetdrop::media::Kind::Audio),
+            "{name}: {report:?}"
+        );
+        let audio = report
+            .audio
+            .as_ref()
+            .unwrap_or_else(|| panic!("{name}: {report:?}"));
+        assert_eq!(audio.bitrate_mode, expected, "{name}");
+        let plain = assetdrop::media::probe(&fixture(name));
+        assert_eq!(
+            report.verdict, plain.verdict,
+            "{name}: the padding changes nothing: {:?}",
+            report.problems
+        );
+    }
+}

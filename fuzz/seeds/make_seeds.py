@@ -158,6 +158,7 @@ AUDIO = {
     "mp3_info_id3": (0, ID3 + xing(b"Info", 3) + b"".join(mp3_frame(9) for _ in range(3))),
     "mp3_junk_cut": (0, mp3_frame(9) + b"junk" + mp3_frame(9) + mp3_frame(9)[:50]),
     "mp3_free": (0, b"".join(mp3_frame(0, payload=0) + b"\x00" * 400 for _ in range(3))),
+    "mp3_zero_padded": (0, b"\x00" * 600 + b"".join(mp3_frame(9) for _ in range(3))),
     "wav_pcm": (1, wav(1, 1, 8000, 16, b"\x00\x01" * 16)),
     "wav_float": (1, wav(3, 2, 8000, 32, b"\x00" * 32)),
     "wav_mp3": (1, wav(0x55, 2, 44100, 0, b"".join(mp3_frame(9) for _ in range(2)), b"\x00\x00")),
@@ -222,6 +223,7 @@ def main():
             put(target, name, bytes([pick]) + data)
     # The sniffer also gets audio, under the names .mp3, .wav, .mp4 (an M4A) and .ogg.
     put("sniff", "mp3", bytes([7]) + AUDIO["mp3_xing"][1])
+    put("sniff", "mp3_zero_padded", bytes([7]) + AUDIO["mp3_zero_padded"][1])
     put("sniff", "wav", bytes([8]) + AUDIO["wav_pcm"][1])
     for encoded, name, pick in (("m4a_aac", "m4a", 3), ("ogg_vorbis", "ogg", 9)):
         with open(os.path.join(HERE, "audio_probe", encoded), "rb") as f:

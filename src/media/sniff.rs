@@ -546,6 +546,17 @@ fn sniff_audio(head: &[u8]) -> Option<Format> {
             None => Some(Format::Aac),
         };
     }
+    // Stream captures often start with a run of zero bytes before the first frame; players,
+    // ffprobe and mediainfo scan past it. Two frames in a row after it make the match sure.
+    let padding = head.iter().take_while(|b| **b == 0).count();
+    if padding > 0 {
+        let rest = &head[padding..];
+        if let Some(len) = mpeg_frame_len(rest).filter(|len| *len > 0) {
+            if rest.get(len..len + 4).and_then(mpeg_frame_len).is_some() {
+                return Some(Format::Mp3);
+            }
+        }
+    }
     None
 }
 
@@ -912,6 +923,15 @@ mod tests {
         let mut bad_second = mp3_frame();
         bad_second.extend_from_slice(b"not a frame");
         assert_eq!(sniff_bytes(&bad_second), None);
+        // Zero padding before the first frame (a stream capture): two frames after it are MP3;
+        // one header alone after zeros is not enough.
+        let mut padded = vec![0u8; 3000];
+        padded.extend(mp3_frame());
+        padded.extend(mp3_frame());
+        assert_eq!(sniff_bytes(&padded), Some(Format::Mp3));
+        let mut lone = vec![0u8; 3000];
+        lone.extend(&mp3_frame()[..8]);
+        assert_eq!(sniff_bytes(&lone), None);
         let mut id3 = b"ID3\x04\0\0\0\0\0\x05hello".to_vec();
         id3.extend(mp3_frame());
         assert_eq!(id3v2_end(&id3), Some(15));

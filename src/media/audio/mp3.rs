@@ -366,6 +366,8 @@ pub(crate) struct Mp3Scan {
     pub tag: Option<VbrTag>,
     /// Bytes skipped as junk (before, between or after frames).
     pub junk_bytes: u64,
+    /// Zero bytes before the first frame: padding, as stream captures have, not damage.
+    pub padding_bytes: u64,
     /// Bytes of `ID3v2` tags skipped.
     pub id3v2_bytes: u64,
     /// The region ends inside a frame or tag.
@@ -518,6 +520,22 @@ fn next_candidate<R: Read + Seek>(w: &mut Window<R>, from: u64) -> io::Result<u6
         }
         p += chunk.len() as u64;
     }
+}
+
+/// Whether every byte in `from..to` is zero.
+fn all_zero<R: Read + Seek>(w: &mut Window<R>, from: u64, to: u64) -> io::Result<bool> {
+    let mut p = from;
+    while p < to {
+        let chunk = w.get(p, (to - p).min(64 * 1024) as usize)?;
+        if chunk.is_empty() {
+            return Ok(true);
+        }
+        if chunk.iter().any(|b| *b != 0) {
+            return Ok(false);
+        }
+        p += chunk.len() as u64;
+    }
+    Ok(true)
 }
 
 /// A tail tag or `ID3v2` tag at `pos`: `Some(Ok(tail))` ends the walk, `Some(Err(size))` skips.
@@ -700,13 +718,17 @@ pub(crate) fn walk<R: Read + Seek>(src: R, start: u64, end: u64) -> io::Result<M
             }
             None => {}
         }
-        if scan.first.is_none() && scan.junk_bytes >= MAX_LEADING_JUNK {
+        if scan.first.is_none() && scan.junk_bytes + scan.padding_bytes >= MAX_LEADING_JUNK {
             scan.gave_up = true;
             break;
         }
         synced = false;
         let next = next_candidate(&mut w, pos + 1)?;
-        scan.junk_bytes += next - pos;
+        if scan.first.is_none() && scan.junk_bytes == 0 && all_zero(&mut w, pos, next)? {
+            scan.padding_bytes += next - pos;
+        } else {
+            scan.junk_bytes += next - pos;
+        }
         pos = next;
     }
     Ok(scan)
