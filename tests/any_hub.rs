@@ -672,3 +672,35 @@ async fn the_api_key_and_the_bytes_never_follow_a_redirect_to_another_host() {
         .filter(|h| h.starts_with("GET "))
         .all(|h| h.to_ascii_lowercase().contains("apikey: the-secret-key")));
 }
+
+#[test]
+fn an_unusable_receipt_stops_imports_only_where_it_is_needed() {
+    for kind in Kind::BOTH {
+        let hub = TestHub::start(kind);
+        let project = hub.project("No receipt");
+        let folder = hub.scratch("files");
+        std::fs::write(folder.join("a.txt"), b"a file\n").expect("write");
+        // A receipt "inside" a regular file cannot be made.
+        let blocker = hub.scratch("blocked").join("not-a-folder");
+        std::fs::write(&blocker, b"x").expect("write");
+        let receipt = blocker.join("receipts.sqlite");
+        let out = hub
+            .command_with_receipts(&receipt, &["upload", "--project", &project, s(&folder)])
+            .output()
+            .expect("run");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        match kind {
+            // Our hub keeps uploads exactly once by itself: the upload goes on.
+            Kind::Ours => {
+                assert_eq!(out.status.code(), Some(0), "{stderr}");
+                assert_eq!(hub.count(&project), 1);
+            }
+            // Ango Hub cannot: nothing is sent, and the message names the file.
+            Kind::Ango => {
+                assert_eq!(out.status.code(), Some(2), "{stderr}");
+                assert!(stderr.contains("not-a-folder"), "{stderr}");
+                assert_eq!(hub.count(&project), 0);
+            }
+        }
+    }
+}

@@ -434,13 +434,25 @@ impl HubClient {
 
     /// The receipt for this hub: the file given with [`HubClient::with_receipt`], or one in
     /// memory.
+    ///
+    /// A receipt file that cannot be opened is an error on a hub without idempotent uploads
+    /// (nothing else keeps imports exactly once there); on a hub with them, the import goes on
+    /// with a receipt in memory.
     pub async fn receipt(&self) -> Result<Arc<Receipt>, Error> {
-        let identity = self.hub().await?.identity(&self.base);
+        let hub = self.hub().await?;
+        let identity = hub.identity(&self.base);
+        let needed = !hub.has(Extension::UploadIds);
         self.receipt
             .get_or_try_init(|| async {
                 let path = self.receipt_path.clone();
                 tokio::task::spawn_blocking(move || match path {
-                    Some(p) => Receipt::open(&p, &identity),
+                    Some(p) => Receipt::open(&p, &identity).or_else(|e| {
+                        if needed {
+                            return Err(e);
+                        }
+                        tracing::warn!("{e}; keeping this run's receipt in memory");
+                        Receipt::in_memory(&identity)
+                    }),
                     None => Receipt::in_memory(&identity),
                 })
                 .await
