@@ -466,31 +466,25 @@ struct Paging {
 const MAX_PAGE_NUMBER: u64 = 1_000_000_000;
 
 fn paging(p: &Paging, max_limit: u64) -> Result<(u64, u64), ApiError> {
-    let page = match &p.page {
-        None => 1,
-        Some(s) => s
-            .parse::<u64>()
-            .ok()
-            .filter(|n| (1..=MAX_PAGE_NUMBER).contains(n))
-            .ok_or_else(|| {
-                ApiError::bad(format!(
-                    "`page` must be a whole number from 1 to {MAX_PAGE_NUMBER} (got {s:?})"
-                ))
-            })?,
+    Ok((
+        whole_number("page", p.page.as_deref(), 1, MAX_PAGE_NUMBER)?,
+        whole_number("limit", p.limit.as_deref(), 10, max_limit)?,
+    ))
+}
+
+/// A query parameter that must be a whole number from 1 to `max` (`default` when absent).
+fn whole_number(name: &str, given: Option<&str>, default: u64, max: u64) -> Result<u64, ApiError> {
+    let Some(s) = given else {
+        return Ok(default);
     };
-    let limit = match &p.limit {
-        None => 10,
-        Some(s) => s
-            .parse::<u64>()
-            .ok()
-            .filter(|n| (1..=max_limit).contains(n))
-            .ok_or_else(|| {
-                ApiError::bad(format!(
-                    "`limit` must be a whole number from 1 to {max_limit} (got {s:?})"
-                ))
-            })?,
-    };
-    Ok((page, limit))
+    s.parse::<u64>()
+        .ok()
+        .filter(|n| (1..=max).contains(n))
+        .ok_or_else(|| {
+            ApiError::bad(format!(
+                "`{name}` must be a whole number from 1 to {max} (got {s:?})"
+            ))
+        })
 }
 
 async fn list_projects(AxState(st): AxState<Shared>, uri: Uri) -> ApiResult {

@@ -133,6 +133,24 @@ class App:
         self.tid(f"nav-{view}").click()
         self.wait(lambda: self.tid(f"view-{view}").is_displayed())
 
+    def choose_hub(self, choice: str):
+        """Picks Local, Ango Hub or Self-hosted in Settings and waits for its panel."""
+        self.tid(f"settings-choice-{choice}").click()
+        button = {"local": "settings-use-local", "ango": "settings-connect-ango",
+                  "self-hosted": "settings-connect-self-hosted"}[choice]
+        self.wait(lambda: self.tid(button).is_displayed(), message=f"the {choice} panel never showed")
+
+    def new_project(self, name: str) -> str:
+        """Creates a project with the inline "+ New project" control; returns its ID once the
+        picker shows it."""
+        self.show("upload")
+        self.tid("project-new").click()
+        self.tid("project-new-name").send_keys(name)
+        self.tid("project-new-save").click()
+        picked = lambda: self.tid("project-select").find_element(By.CSS_SELECTOR, "option:checked")
+        self.wait(lambda: picked().text == name)
+        return self.tid("project-select").get_attribute("value")
+
     def banner(self) -> str:
         b = self.tid("error-banner")
         return b.text if b.is_displayed() else ""

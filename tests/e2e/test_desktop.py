@@ -103,11 +103,7 @@ def test_first_start_is_ready_to_use(app: App):
     app.screenshot("08-settings")
 
     # New project and batch inline; the pickers follow.
-    app.show("upload")
-    app.tid("project-new").click()
-    app.tid("project-new-name").send_keys("Street scenes")
-    app.tid("project-new-save").click()
-    app.wait(lambda: app.tid("project-select").find_element(By.CSS_SELECTOR, "option:checked").text == "Street scenes")
+    app.new_project("Street scenes")
     app.tid("batch-new").click()
     app.tid("batch-new-name").send_keys("week 1")
     app.tid("batch-new-save").click()
@@ -289,7 +285,7 @@ def remote_hub(tmp_path: Path):
 def test_remote_hub_failure_then_retry(app: App, remote_hub, tmp_path: Path):
     first = remote_hub["start"](4096)
     app.show("settings")
-    app.tid("settings-choice-self-hosted").click()
+    app.choose_hub("self-hosted")
     app.set_value("settings-self-hosted-url", remote_hub["url"])
     app.set_value("settings-self-hosted-key", "wrong-key")
     app.tid("settings-connect-self-hosted").click()
@@ -309,11 +305,7 @@ def test_remote_hub_failure_then_retry(app: App, remote_hub, tmp_path: Path):
     assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
     assert "a private file" in app.tid("settings-status").text
 
-    app.show("upload")
-    app.tid("project-new").click()
-    app.tid("project-new-name").send_keys("Shared")
-    app.tid("project-new-save").click()
-    app.wait(lambda: app.tid("project-select").find_element(By.CSS_SELECTOR, "option:checked").text == "Shared")
+    app.new_project("Shared")
     small, big = tmp_path / "small.txt", tmp_path / "big.txt"
     small.write_text("a" * 100)
     big.write_text("b" * 10_000)
@@ -341,14 +333,14 @@ def test_remote_hub_failure_then_retry(app: App, remote_hub, tmp_path: Path):
 
     # And back to local; the remote settings are remembered.
     app.show("settings")
-    app.tid("settings-choice-local").click()
+    app.choose_hub("local")
     app.tid("settings-use-local").click()
     app.wait(lambda: app.tid("settings-status").get_attribute("data-mode") == "local")
     settings = json.loads((app.config / "settings.json").read_text())
     assert settings == {"mode": "local", "selfHostedUrl": remote_hub["url"], "selfHostedKeyStore": "file"}
 
     # Back to the same hub with the stored key, nothing typed.
-    app.tid("settings-choice-self-hosted").click()
+    app.choose_hub("self-hosted")
     app.tid("settings-connect-self-hosted").click()
     app.wait(lambda: app.tid("settings-status").get_attribute("data-mode") == "selfHosted")
     assert json.loads((app.config / "settings.json").read_text())["mode"] == "selfHosted"
@@ -357,14 +349,14 @@ def test_remote_hub_failure_then_retry(app: App, remote_hub, tmp_path: Path):
 def test_ango_hub_upload_and_cloud_import_once_each(app: App, ango_hub: AngoHub, display: str, tmp_path: Path):
     # The hosted choice: a region and a key.
     app.show("settings")
-    app.tid("settings-choice-ango").click()
+    app.choose_hub("ango")
     app.wait(lambda: app.tid("settings-connect-ango").is_displayed())
     regions = app.driver.execute_script("return [...arguments[0].options].map(o => o.text)", app.tid("settings-ango-region"))
     assert regions == ["Ango Hub (EU)", "Ango Hub (US)", "Ango Hub (India)", "Ango Hub (test)"]
     app.screenshot("12-settings-ango-hub")
 
     # Self-hosted: an Ango Hub at a URL of our own. A wrong key is refused at connect.
-    app.tid("settings-choice-self-hosted").click()
+    app.choose_hub("self-hosted")
     app.set_value("settings-self-hosted-url", ango_hub.url)
     app.set_value("settings-self-hosted-key", "not-the-key")
     app.tid("settings-connect-self-hosted").click()
@@ -383,12 +375,7 @@ def test_ango_hub_upload_and_cloud_import_once_each(app: App, ango_hub: AngoHub,
     assert app.tid("project-select").find_element(By.CSS_SELECTOR, "option:checked").get_attribute("textContent") == "No projects yet"
     app.screenshot("13-settings-self-hosted")
 
-    app.show("upload")
-    app.tid("project-new").click()
-    app.tid("project-new-name").send_keys("Ango import")
-    app.tid("project-new-save").click()
-    app.wait(lambda: app.tid("project-select").find_element(By.CSS_SELECTOR, "option:checked").text == "Ango import")
-    project = app.tid("project-select").get_attribute("value")
+    project = app.new_project("Ango import")
     assert [p["_id"] for p in ango_hub.projects()] == [project]
 
     # Two files through a real drag, then uploaded.
