@@ -1272,3 +1272,122 @@ async fn a_repeat_with_the_same_idempotency_key_gets_the_first_answer_and_change
         ["Once", "Raced", "Unkeyed", "Unkeyed", "Fixed"]
     );
 }
+
+/// Opens `n` connections to `addr` that each send the start of a request and then nothing.
+async fn slow_sockets(addr: std::net::SocketAddr, n: usize) -> Vec<tokio::net::TcpStream> {
+    use tokio::io::AsyncWriteExt as _;
+    let mut out = Vec::with_capacity(n);
+    for _ in 0..n {
+        let Ok(mut s) = tokio::net::TcpStream::connect(addr).await else {
+            continue;
+        };
+        let _ = s.write_all(b"GET / HTTP/1.1\r\n").await;
+        out.push(s);
+    }
+    out
+}
+
+/// How many of `sockets` the hub has closed (a read sees the end within a moment).
+async fn closed(sockets: &mut [tokio::net::TcpStream]) -> usize {
+    use tokio::io::AsyncReadExt as _;
+    let mut n = 0;
+    for s in sockets.iter_mut() {
+        let mut buf = [0u8; 64];
+        let read = tokio::time::timeout(std::time::Duration::from_millis(20), s.read(&mut buf));
+        if let Ok(Ok(0) | Err(_)) = read.await {
+            n += 1;
+        }
+    }
+    n
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_thousand_slow_sockets_neither_lock_clients_out_nor_stay_open() {
+    let (_dir, hub, api) = setup(|c| {
+        c.max_connections = Some(200);
+        c.header_timeout_secs = 2;
+    })
+    .await;
+    let mut slow = slow_sockets(hub.addr, 1000).await;
+    assert!(slow.len() >= 990, "only {} connected", slow.len());
+    // A real client still gets answers, promptly, again and again.
+    for i in 0..20 {
+        let started = std::time::Instant::now();
+        let (s, v) = api.get("/v2/listProjects?page=1&limit=10").await;
+        assert_eq!(s, StatusCode::OK, "request {i}: {v}");
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(5),
+            "request {i} waited {:?}",
+            started.elapsed()
+        );
+    }
+    // The hub holds no more than its cap: the silent sockets beyond it were closed.
+    let gone = closed(&mut slow).await;
+    assert!(gone >= slow.len() - 200, "{gone} of {} closed", slow.len());
+    // And a header that never completes is given up on: after the timeout, all are closed.
+    tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+    assert_eq!(closed(&mut slow).await, slow.len());
+    hub.shutdown().await.expect("shutdown");
+}
+
+#[test]
+fn a_hub_with_few_file_descriptors_outlives_more_slow_sockets_than_it_can_open() {
+    use std::io::{BufRead as _, BufReader};
+    // The hub's own limit, as many desktops have: 256 open files.
+    let root = tempfile::tempdir().expect("tempdir");
+    let mut child = std::process::Command::new("prlimit")
+        .arg("--nofile=256:256")
+        .arg(crate::support::hub::bin())
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--api-key",
+            "k-fd",
+            "--root",
+        ])
+        .arg(root.path())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("prlimit (util-linux)");
+    let mut first = String::new();
+    BufReader::new(child.stdout.take().expect("stdout"))
+        .read_line(&mut first)
+        .expect("first line");
+    let url = first
+        .trim()
+        .strip_prefix("listening on ")
+        .expect("url")
+        .to_owned();
+    let addr: std::net::SocketAddr = url.trim_start_matches("http://").parse().expect("addr");
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    rt.block_on(async {
+        let slow = slow_sockets(addr, 600).await;
+        let api = Api {
+            url: url.clone(),
+            key: "k-fd".into(),
+            // A hub that cannot accept is a failure here, not a hang.
+            http: Client::builder()
+                .timeout(std::time::Duration::from_secs(20))
+                .build()
+                .expect("client"),
+        };
+        for i in 0..10 {
+            let (s, v) = api.get("/v2/listProjects?page=1&limit=10").await;
+            assert_eq!(
+                s,
+                StatusCode::OK,
+                "request {i} with {} slow sockets: {v}",
+                slow.len()
+            );
+        }
+        let (s, v) = api.post("/v2/project", json!({"name": "still here"})).await;
+        assert_eq!(s, StatusCode::CREATED, "{v}");
+    });
+    assert!(
+        child.try_wait().expect("try_wait").is_none(),
+        "the hub died"
+    );
+    let _ = child.kill();
+    let _ = child.wait();
+}

@@ -7,6 +7,7 @@
 mod api;
 pub mod catalog;
 pub mod fetch;
+pub mod serve;
 pub mod sign;
 pub mod storage;
 
@@ -60,6 +61,11 @@ pub struct HubConfig {
     pub allow_private_downloads: bool,
     /// The longest one `uploadLocal` download may take (seconds), retries included.
     pub download_deadline_secs: u64,
+    /// Client connections held at once; `None`: below the process's file descriptor limit.
+    pub max_connections: Option<usize>,
+    /// Seconds a client may take to send a request's header (and a kept-alive connection may
+    /// stay silent).
+    pub header_timeout_secs: u64,
 }
 
 impl HubConfig {
@@ -75,6 +81,8 @@ impl HubConfig {
             abandoned_after_secs: DEFAULT_ABANDONED_AFTER_SECS,
             allow_private_downloads: false,
             download_deadline_secs: DEFAULT_DOWNLOAD_DEADLINE_SECS,
+            max_connections: None,
+            header_timeout_secs: serve::DEFAULT_HEADER_TIMEOUT_SECS,
         }
     }
 }
@@ -236,15 +244,16 @@ pub async fn start(config: HubConfig, listen: SocketAddr) -> Result<RunningHub, 
         clients: storage::Clients::default(),
         key_locks: api::KeyLocks::default(),
     });
+    let limits = serve::Limits {
+        max_connections: state
+            .config
+            .max_connections
+            .unwrap_or_else(serve::default_max_connections),
+        header_timeout: std::time::Duration::from_secs(state.config.header_timeout_secs.max(1)),
+    };
     let app = api::router(state);
-    let (tx, mut rx) = tokio::sync::watch::channel(false);
-    let task = tokio::spawn(async move {
-        axum::serve(listener, app)
-            .with_graceful_shutdown(async move {
-                let _ = rx.wait_for(|stop| *stop).await;
-            })
-            .await
-    });
+    let (tx, rx) = tokio::sync::watch::channel(false);
+    let task = tokio::spawn(serve::serve(listener, app, limits, rx));
     Ok(RunningHub {
         addr,
         url,

@@ -181,6 +181,14 @@ struct ServeArgs {
     #[arg(long, value_name = "SECS", default_value_t = hub::DEFAULT_DOWNLOAD_DEADLINE_SECS,
           value_parser = clap::value_parser!(u64).range(1..))]
     download_deadline: u64,
+    /// Client connections held at once (default: below the process's open-file limit). When
+    /// full, the connection silent the longest is closed for a new one.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    max_connections: Option<u64>,
+    /// Seconds a client may take to send a request's header, or stay silent between requests.
+    #[arg(long, value_name = "SECS", default_value_t = hub::serve::DEFAULT_HEADER_TIMEOUT_SECS,
+          value_parser = clap::value_parser!(u64).range(1..=3600))]
+    header_timeout: u64,
 }
 
 #[derive(Subcommand)]
@@ -547,6 +555,8 @@ async fn serve(target: &Target, a: ServeArgs) -> anyhow::Result<ExitCode> {
         url_ttl_secs: a.url_ttl,
         allow_private_downloads: a.allow_private_downloads,
         download_deadline_secs: a.download_deadline,
+        max_connections: a.max_connections.map(|n| n as usize),
+        header_timeout_secs: a.header_timeout,
         ..HubConfig::new(&root)
     };
     let running = hub::start(config, a.listen).await?;
