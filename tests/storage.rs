@@ -1106,3 +1106,64 @@ fn a_missing_server_fails_naming_the_install_script() {
         "{msg}"
     );
 }
+
+/// Every file under `dir` whose bytes hold `needle`.
+fn files_holding(dir: &std::path::Path, needle: &[u8]) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).expect("read_dir") {
+            let p = e.expect("entry").path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if std::fs::read(&p).is_ok_and(|b| b.windows(needle.len()).any(|w| w == needle))
+            {
+                out.push(p);
+            }
+        }
+    }
+    out
+}
+
+#[tokio::test]
+async fn storage_credentials_are_private_on_disk_and_gone_when_deleted() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let (dir, hub, api) = start_hub(|_| {}).await;
+    let secret = "SECRET-never-to-be-seen-9f3";
+    let mut ids = Vec::new();
+    // Several storages, so the secret's pages are written more than once.
+    for i in 0..5 {
+        ids.push(
+            create_storage(
+                &api,
+                json!({"name": format!("s{i}"), "provider": "AWS", "publicKey": "AKIAEXAMPLE",
+                       "privateKey": secret, "region": "us-east-1", "bucket": "b"}),
+            )
+            .await,
+        );
+    }
+    let mode =
+        |p: &std::path::Path| std::fs::metadata(p).expect("meta").permissions().mode() & 0o777;
+    assert_eq!(mode(dir.path()), 0o700, "the hub's root");
+    assert_eq!(mode(&dir.path().join(".hub")), 0o700);
+    for f in ["catalog.sqlite", "catalog.sqlite-wal", "catalog.sqlite-shm"] {
+        let p = dir.path().join(f);
+        if p.exists() {
+            assert_eq!(mode(&p), 0o600, "{f}");
+        }
+    }
+    assert!(
+        !files_holding(dir.path(), secret.as_bytes()).is_empty(),
+        "the secret is kept while its storage exists"
+    );
+    for id in &ids {
+        let (s, v) = api.delete(&format!("/v2/storages/{id}")).await;
+        assert_eq!(s, StatusCode::OK, "{v}");
+    }
+    let left = files_holding(dir.path(), secret.as_bytes());
+    assert!(
+        left.is_empty(),
+        "deleted credentials still on disk in {left:?}"
+    );
+    hub.shutdown().await.expect("shutdown");
+}

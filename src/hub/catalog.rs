@@ -27,6 +27,9 @@ pub enum CatalogError {
     /// The request is wrong.
     #[error("{0}")]
     Invalid(String),
+    /// A catalog file could not be reached on disk.
+    #[error("catalog file: {0}")]
+    Io(#[from] std::io::Error),
 }
 
 type Result<T> = std::result::Result<T, CatalogError>;
@@ -381,6 +384,26 @@ pub fn new_id() -> String {
     format!("{secs:08x}{}", hex::encode(rest))
 }
 
+/// Makes the catalog and its WAL and shared-memory files readable by their owner only.
+fn restrict(path: &Path) -> Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mut files = vec![path.to_path_buf()];
+        for suffix in ["-wal", "-shm"] {
+            let mut p = path.as_os_str().to_owned();
+            p.push(suffix);
+            files.push(std::path::PathBuf::from(p));
+        }
+        for f in files.iter().filter(|f| f.exists()) {
+            fs_err::set_permissions(f, std::fs::Permissions::from_mode(0o600))?;
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = path;
+    Ok(())
+}
+
 const SCHEMA: &str = r"
 CREATE TABLE IF NOT EXISTS projects (
     id TEXT PRIMARY KEY, name TEXT NOT NULL, description TEXT NOT NULL DEFAULT '',
@@ -439,6 +462,11 @@ impl SqliteCatalog {
     /// Opens (creating if needed) the catalog at `path`.
     pub fn open(path: &Path) -> Result<Self> {
         let conn = Connection::open(path)?;
+        // The catalog holds storage credentials: readable by the hub's user only (SQLite gives
+        // its WAL and shared-memory files the database file's mode), and what is deleted is
+        // overwritten, not left in free pages.
+        restrict(path)?;
+        conn.pragma_update(None, "secure_delete", "ON")?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
@@ -1173,6 +1201,9 @@ impl Catalog for SqliteCatalog {
         }
         tx.execute("DELETE FROM storages WHERE id = ?1", [id])?;
         tx.commit()?;
+        // The credentials' old copies live on in the write-ahead log until it is checkpointed:
+        // write them back (zeroed, with secure_delete) and empty the log.
+        conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
         Ok(found)
     }
 

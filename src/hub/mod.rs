@@ -192,6 +192,18 @@ pub async fn start(config: HubConfig, listen: SocketAddr) -> Result<RunningHub, 
     let root = config.root.clone();
     fs_err::create_dir_all(root.join("uploaded-data"))
         .map_err(|e| internal("cannot create the hub folder", &root, e))?;
+    // The catalog holds storage credentials, `.hub/` the keys: the hub's user only.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        for dir in [root.clone(), root.join(".hub")] {
+            fs_err::create_dir_all(&dir)
+                .and_then(|()| {
+                    fs_err::set_permissions(&dir, std::fs::Permissions::from_mode(0o700))
+                })
+                .map_err(|e| internal("cannot restrict the hub folder", &root, e))?;
+        }
+    }
     let secrets = root.join(".hub");
     let signer = Signer::load_or_create(&secrets.join("url-secret"))
         .map_err(|e| internal("cannot create the URL secret", &root, e))?;
