@@ -140,6 +140,22 @@ pub enum TemplateError {
         /// The column.
         placeholder: String,
     },
+    /// A placeholder in CSS: a `style` attribute or a `<style>` element (SVG's too).
+    #[error("<{element}{attribute}> holds {{{{{placeholder}}}}}: a cell in CSS could restyle the whole asset or load from anywhere (url(…)); show the value as text, or choose a class by it in the template")]
+    Css {
+        /// The element.
+        element: String,
+        /// ` style="…"`, or empty for the element's text.
+        attribute: String,
+        /// The column.
+        placeholder: String,
+    },
+    /// A placeholder in a `<meta http-equiv="refresh">`.
+    #[error("<meta http-equiv=\"refresh\" content=\"…\"> holds {{{{{placeholder}}}}}: a cell there could send the asset's viewer to any page; put the link in an <a> instead")]
+    Refresh {
+        /// The column.
+        placeholder: String,
+    },
     /// Elements nested deeper than any real template.
     #[error("the template nests elements more than {limit} deep; close its elements")]
     TooDeep {
@@ -972,9 +988,10 @@ impl Compiler<'_> {
                         whole = Some((column, storage));
                         whole_attribute = target;
                         if lower == "iframe" {
-                            list.retain(|(n, _, plain)| {
-                                !(*plain && (n == "sandbox" || n == "srcdoc"))
-                            });
+                            // `srcdoc` would show instead of the row's page, so it goes (as in
+                            // the SDK); `sandbox` stays: it is the template's protection from
+                            // the framed page, which the SDK silently drops.
+                            list.retain(|(n, _, plain)| !(*plain && n == "srcdoc"));
                         }
                     }
                 }
@@ -985,6 +1002,21 @@ impl Compiler<'_> {
                 if let Some((column, storage)) = whole.take() {
                     values.push(AttributeValue::Whole(self.column(&column), storage));
                     continue;
+                }
+            }
+            let refresh = local.eq_ignore_ascii_case("meta")
+                && attribute.eq_ignore_ascii_case("content")
+                && list.iter().any(|(n, v, _)| {
+                    n.eq_ignore_ascii_case("http-equiv") && v.trim().eq_ignore_ascii_case("refresh")
+                });
+            if refresh {
+                if let Some((_, _, name)) = placeholders(value)
+                    .into_iter()
+                    .find(|(_, _, n)| self.is_column(n))
+                {
+                    return Err(TemplateError::Refresh {
+                        placeholder: name.to_owned(),
+                    });
                 }
             }
             values.push(self.attribute_value(local, attribute, value)?);
@@ -1023,6 +1055,10 @@ impl Compiler<'_> {
             return Ok(());
         }
         let raw = (html && RAW_TEXT.contains(&local)).then_some(local);
+        // SVG's <style> is not raw text, but its text is CSS all the same.
+        if !html && local.eq_ignore_ascii_case("style") {
+            self.refuse_css_text(node, local)?;
+        }
         // A classification element's leading text is cleared; its children are still processed.
         self.content(parent, classification.is_some(), raw)?;
         self.pending.push_str("</");
@@ -1065,6 +1101,26 @@ impl Compiler<'_> {
                 }
                 NodeData::Element { .. } => self.element(child)?,
                 _ => {}
+            }
+        }
+        Ok(())
+    }
+
+    /// Refuses a placeholder anywhere in the text under `node` (CSS of an SVG `<style>`).
+    fn refuse_css_text(&mut self, node: &Handle, element: &str) -> Result<(), TemplateError> {
+        for child in node.children.borrow().iter() {
+            if let NodeData::Text { contents } = &child.data {
+                let text = contents.borrow().to_string();
+                if let Some((_, _, name)) = placeholders(&text)
+                    .into_iter()
+                    .find(|(_, _, n)| self.is_column(n))
+                {
+                    return Err(TemplateError::Css {
+                        element: element.to_owned(),
+                        attribute: String::new(),
+                        placeholder: name.to_owned(),
+                    });
+                }
             }
         }
         Ok(())
@@ -1127,6 +1183,13 @@ impl Compiler<'_> {
                 continue;
             }
             let lower = attribute.to_ascii_lowercase();
+            if lower == "style" {
+                return Err(TemplateError::Css {
+                    element: element.to_owned(),
+                    attribute: format!(" {attribute}=\"…\""),
+                    placeholder: name.to_owned(),
+                });
+            }
             if lower.starts_with("on") || lower == "srcdoc" || SVG_ANIMATION.contains(&element) {
                 return Err(TemplateError::ScriptAttribute {
                     element: element.to_owned(),

@@ -116,7 +116,7 @@ fn media_links_and_iframes_take_the_whole_url() {
     assert_eq!(
         asset.data,
         "<img src=\"https://b/p.png?v=2&amp;storageId=st-9#top\" alt=\"x\"><video src=\"https://b/c.mp4\"></video>\
-         <iframe src=\"https://b/page\" width=\"5\"></iframe><a href=\"https://b/x?a=1&amp;b=2\">\n\nhttps://b/x?a=1&amp;b=2\n\n</a>"
+         <iframe src=\"https://b/page\" sandbox=\"\" width=\"5\"></iframe><a href=\"https://b/x?a=1&amp;b=2\">\n\nhttps://b/x?a=1&amp;b=2\n\n</a>"
     );
     let asset = template
         .render(&row(&[
@@ -290,6 +290,34 @@ fn placeholders_where_no_value_is_safe_are_refused() {
         let e = Template::parse(html, &text_config(&names), &[]).unwrap_err();
         assert!(matches!(e, TemplateError::RawText { .. }), "{html}: {e}");
     }
+    // CSS, wherever it is: a cell could load from anywhere with url(…).
+    for html in [
+        "<p style=\"color: {{a}}\">x</p>",
+        "<p STYLE=\"background: url({{a}})\">x</p>",
+        "<svg><style>rect { fill: {{a}} }</style><rect/></svg>",
+        "<svg><rect style=\"fill: {{a}}\"/></svg>",
+    ] {
+        let e = Template::parse(html, &text_config(&names), &[]).unwrap_err();
+        assert!(matches!(e, TemplateError::Css { .. }), "{html}: {e}");
+        assert!(e.to_string().contains("{{a}}"), "{e}");
+    }
+    // A refresh that a cell could aim anywhere.
+    for html in [
+        "<p>x</p><meta http-equiv=\"refresh\" content=\"0;url={{a}}\">",
+        "<div><meta HTTP-EQUIV=\" Refresh \" content=\"{{a}}\"></div>",
+    ] {
+        let e = Template::parse(html, &text_config(&names), &[]).unwrap_err();
+        assert!(matches!(e, TemplateError::Refresh { .. }), "{html}: {e}");
+    }
+    // Style and meta without placeholders, and other metas with them, stay.
+    assert_eq!(
+        render(
+            "<p style=\"color: red\">{{a}}</p><meta name=\"n\" content=\"{{a}}\">",
+            &names,
+            &[("id", "1"), ("a", "v")]
+        ),
+        "<p style=\"color: red\">\n\nv\n\n</p><meta name=\"n\" content=\"v\">"
+    );
     // Raw text without placeholders is kept as it is.
     assert_eq!(
         render(

@@ -272,7 +272,7 @@ CASES = [
     ),
     Case(
         "iframe_sandbox_srcdoc",
-        '<h2>{{title}}</h2><iframe src="{{page}}" sandbox="allow-scripts" '
+        '<h2>{{title}}</h2><iframe src="{{page}}" '
         'srcdoc="&lt;p&gt;inline&lt;/p&gt;" width="100%" height="400">fallback</iframe>'
         '<iframe src="https://static.example.com/frame.html" sandbox="">other</iframe>',
         [["id", "title", "page"],
@@ -632,6 +632,23 @@ def test_difference_placeholders_in_raw_text_elements_are_refused(hub, project, 
     assert proc.returncode == 2 and proc.stdout == ""
     assert ("<style> holds {{css}}, but the text of <style> is not escaped HTML, so a cell could "
             "close it and inject markup; move the placeholder into an ordinary element") in proc.stderr
+
+
+def test_difference_a_framed_page_keeps_its_sandbox(hub, project, tmp_path):
+    """README, differences: "An `<iframe>` whose `src` is a placeholder keeps its `sandbox`".
+    The SDK rebuilds such an iframe from `src`, `width` and `height` alone, so the restrictions
+    the template put on the framed page are silently lost."""
+    sdk, proc = both(hub, project, tmp_path,
+                     '<iframe src="{{page}}" sandbox="allow-scripts" width="640">f</iframe>',
+                     {"id": text(), "page": DataConfigItem("iframe")},
+                     [["id", "page"], ["sb-1", "https://pages.example.com/1.html"]])
+    ours = ours_ok(proc)
+    theirs = dom(sdk[0]["data"])[0]
+    mine = dom(ours[0]["data"])[0]
+    assert theirs[0] == mine[0] == "iframe"
+    assert "sandbox" not in theirs[1]
+    assert mine[1] == {"src": "https://pages.example.com/1.html", "sandbox": "allow-scripts",
+                       "width": "640"}
 
 
 def test_difference_storage_id_joins_an_existing_query(hub, project, tmp_path):
