@@ -1002,17 +1002,7 @@ impl HubClient {
         upload_local: bool,
         priority: i64,
     ) -> Result<Registered, Error> {
-        let mut path = format!("/v2/project/{}/cloud", enc(project));
-        if !batches.is_empty() {
-            path.push_str("?batches=");
-            path.push_str(&enc(&serde_json::to_string(batches).unwrap_or_default()));
-        }
-        let body = serde_json::to_value(wire::RegisterRequest {
-            assets,
-            upload_local: if upload_local { "true" } else { "false" },
-            priority,
-        })
-        .unwrap_or(Value::Null);
+        let (path, body) = registration_request(project, assets, batches, upload_local, priority);
         let data = self.call(Method::POST, &path, Some(&body)).await?;
         let answer: wire::RegisterAnswer = Self::typed(data, "register assets")?;
         Ok(Registered {
@@ -1440,6 +1430,29 @@ impl HubClient {
         }
         Ok(summary)
     }
+}
+
+/// The path and body of `POST /v2/project/{id}/cloud`: `batches` (names or IDs) go in the query
+/// and apply to every asset without its own.
+pub(crate) fn registration_request(
+    project: &str,
+    assets: &[Value],
+    batches: &[String],
+    upload_local: bool,
+    priority: i64,
+) -> (String, Value) {
+    let mut path = format!("/v2/project/{}/cloud", enc(project));
+    if !batches.is_empty() {
+        path.push_str("?batches=");
+        path.push_str(&enc(&serde_json::to_string(batches).unwrap_or_default()));
+    }
+    let body = serde_json::to_value(wire::RegisterRequest {
+        assets,
+        upload_local: if upload_local { "true" } else { "false" },
+        priority,
+    })
+    .unwrap_or(Value::Null);
+    (path, body)
 }
 
 /// `METHOD /path`, without the query (which may carry names or signatures), for messages.

@@ -394,6 +394,8 @@ struct Ready {
     report: Report,
     /// BLAKE3 of the file's bytes (hex), when they could be read.
     hash: Option<String>,
+    /// Its upload ID, the key of its item ([`file_upload_id`]).
+    id: String,
 }
 
 /// One uploaded blob waiting to be registered.
@@ -458,10 +460,9 @@ impl Run<'_> {
                 }
             }
             for r in &batch {
-                let key = self.upload_id(r);
-                if let Ok(Some(e)) = receipt.get(&self.config.project, &key) {
+                if let Ok(Some(e)) = receipt.get(&self.config.project, &r.id) {
                     if e.state == receipt::State::Registered {
-                        done.insert(key);
+                        done.insert(r.id.clone());
                     }
                 }
             }
@@ -478,7 +479,7 @@ impl Run<'_> {
         let mut keep = Vec::with_capacity(batch.len());
         let mut ours = self.ours();
         for ready in batch {
-            if done.contains(&self.upload_id(&ready)) {
+            if done.contains(&ready.id) {
                 self.skip(
                     ready.file.path,
                     "already imported into this project (the import receipt records it)".into(),
@@ -496,20 +497,6 @@ impl Run<'_> {
             keep.push(ready);
         }
         keep
-    }
-
-    /// The file's upload ID, derived from the project, its external ID and its content, so
-    /// registering the same file again — a re-run after a crash, a retry — is the same item.
-    fn upload_id(&self, ready: &Ready) -> String {
-        match &ready.hash {
-            Some(h) => derived_upload_id(
-                "file",
-                &self.config.project,
-                0,
-                &json!({"externalId": ready.file.external_id, "contentHash": h}),
-            ),
-            None => format!("file-{}", hex::encode(rand::random::<[u8; 16]>())),
-        }
     }
 
     fn ours(&self) -> std::sync::MutexGuard<'_, HashSet<blake3::Hash>> {
@@ -553,8 +540,12 @@ impl Run<'_> {
 
     /// Converts if asked, reserves, streams the bytes; returns the asset to register.
     async fn send(&self, ready: Ready, cancel: &CancellationToken) -> Result<Pending, Error> {
-        let id = self.upload_id(&ready);
-        let Ready { file, report, hash } = ready;
+        let Ready {
+            file,
+            report,
+            hash,
+            id,
+        } = ready;
         let _tmp; // keeps a converted WAV alive until it is uploaded
         let (source, ext) = if report.convert_to_wav {
             let dir = tempfile::tempdir().map_err(|e| {
@@ -836,7 +827,13 @@ pub async fn upload_plan(
                 });
                 return None;
             }
-            Some(Ready { file, report, hash })
+            let id = file_upload_id(&run_ref.config.project, &file.external_id, hash.as_deref());
+            Some(Ready {
+                file,
+                report,
+                hash,
+                id,
+            })
         })
         // Ask the hub about contents a few hundred files at a time.
         .ready_chunks(256)
@@ -922,6 +919,21 @@ fn content_hash(path: &Path) -> Option<String> {
     let mut h = blake3::Hasher::new();
     h.update_reader(std::fs::File::open(path).ok()?).ok()?;
     Some(h.finalize().to_hex().to_string())
+}
+
+/// A file's upload ID, derived from the project, its external ID and its content, so
+/// registering the same file again — a re-run after a crash, a retry — is the same item. A file
+/// whose bytes could not be read gets a random one.
+fn file_upload_id(project: &str, external_id: &str, hash: Option<&str>) -> String {
+    match hash {
+        Some(h) => derived_upload_id(
+            "file",
+            project,
+            0,
+            &json!({"externalId": external_id, "contentHash": h}),
+        ),
+        None => format!("file-{}", hex::encode(rand::random::<[u8; 16]>())),
+    }
 }
 
 /// An upload ID derived from what is registered: what made it (`build`, `cloud`), the project,

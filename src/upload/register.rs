@@ -11,7 +11,7 @@ use std::collections::{HashMap, HashSet};
 use reqwest::Method;
 use serde_json::Value;
 
-use super::client::{HubClient, Unsure};
+use super::client::{registration_request, HubClient, Unsure};
 use super::receipt::{fingerprint, Item, Receipt};
 use crate::error::{Error, ErrorCode};
 use crate::wire::{self, AssetFilter, Extension, RegisterAnswer};
@@ -102,17 +102,6 @@ impl<'a> Registration<'a> {
         }
     }
 
-    fn path(&self) -> String {
-        let mut path = format!("/v2/project/{}/cloud", super::client::enc(self.project));
-        if !self.batches.is_empty() {
-            path.push_str("?batches=");
-            path.push_str(&super::client::enc(
-                &serde_json::to_string(self.batches).unwrap_or_default(),
-            ));
-        }
-        path
-    }
-
     /// Whether the item `key` is registered already by this computer's receipt, on a hub where
     /// that matters (one without idempotent upload IDs; ours recognises a repeat itself).
     pub async fn recorded(&self, key: &str) -> Result<bool, Error> {
@@ -200,10 +189,16 @@ impl<'a> Registration<'a> {
                     a
                 })
                 .collect();
-            let body = self.body(&assets);
+            let (path, body) = registration_request(
+                self.project,
+                &assets,
+                self.batches,
+                self.upload_local,
+                self.priority,
+            );
             match self
                 .client
-                .call_unsure(Method::POST, &self.path(), Some(&body))
+                .call_unsure(Method::POST, &path, Some(&body))
                 .await
             {
                 Ok(data) => {
@@ -256,15 +251,6 @@ impl<'a> Registration<'a> {
                 }
             }
         }
-    }
-
-    fn body(&self, assets: &[Value]) -> Value {
-        serde_json::to_value(wire::RegisterRequest {
-            assets,
-            upload_local: if self.upload_local { "true" } else { "false" },
-            priority: self.priority,
-        })
-        .unwrap_or(Value::Null)
     }
 
     /// Our hub: upload IDs make a repeat harmless, and the answer names the assets.
