@@ -253,11 +253,7 @@ impl TestHub {
             }
             Kind::Ours => {
                 let root = self.dir.path().join("hub");
-                let db = rusqlite::Connection::open_with_flags(
-                    root.join("catalog.sqlite"),
-                    rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
-                )
-                .expect("catalog");
+                let db = self.catalog();
                 let mut st = db
                     .prepare(
                         "SELECT external_id, COALESCE(data, ''), blob_key, deleted FROM assets
@@ -286,16 +282,21 @@ impl TestHub {
         }
     }
 
+    /// Our hub's catalog, read-only.
+    fn catalog(&self) -> rusqlite::Connection {
+        rusqlite::Connection::open_with_flags(
+            self.dir.path().join("hub/catalog.sqlite"),
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+        )
+        .expect("catalog")
+    }
+
     /// How many assets `project` holds.
     pub fn count(&self, project: &str) -> usize {
         match self.kind {
             Kind::Ango => self.standin().assets(project).len(),
             Kind::Ours => {
-                let db = rusqlite::Connection::open_with_flags(
-                    self.dir.path().join("hub/catalog.sqlite"),
-                    rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
-                )
-                .expect("catalog");
+                let db = self.catalog();
                 db.query_row(
                     "SELECT count(*) FROM assets WHERE project = ?1 AND deleted = 0",
                     [project],
