@@ -525,14 +525,18 @@ impl Run<'_> {
     /// A name is reserved once. When the hub's answer is lost on its way back (the connection
     /// breaks after the hub acted), the client's retry meets its own reservation as a conflict;
     /// the URL of that one cannot be had again, so a fresh name is reserved instead. The
-    /// reservation left behind holds no bytes, and the hub clears it as abandoned.
+    /// reservation left behind holds no bytes, and the hub clears it as abandoned. Each conflict
+    /// is one more lost answer, so they are allowed as often as the retry policy allows retries
+    /// (at least three): on a bad network a fixed three ran out for about one file in a
+    /// thousand.
     async fn reserve(&self, ext: Option<&str>) -> Result<String, Error> {
+        let allowed = self.client.retry_policy().max_retries.max(3);
         let mut conflicts = 0;
         loop {
             let blob = hex::encode(rand::random::<[u8; 16]>());
             let name = ext.map_or_else(|| blob.clone(), |e| format!("{blob}.{e}"));
             match self.client.upload_url(&self.config.project, &name).await {
-                Err(e) if e.code == ErrorCode::Conflict && conflicts < 3 => conflicts += 1,
+                Err(e) if e.code == ErrorCode::Conflict && conflicts < allowed => conflicts += 1,
                 done => return done,
             }
         }
