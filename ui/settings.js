@@ -45,6 +45,8 @@ const buttons = () => ['settings-use-local', 'settings-connect-ango', 'settings-
 
 async function change(action) {
   ctx.clearBanner();
+  // Marks the view busy until the change has finished (status, projects and message shown).
+  $('view-settings').dataset.busy = 'true';
   buttons().forEach((b) => { b.disabled = true; });
   try {
     const s = await action();
@@ -58,6 +60,7 @@ async function change(action) {
     ctx.showError(api.messageOf(e));
   } finally {
     buttons().forEach((b) => { b.disabled = false; });
+    delete $('view-settings').dataset.busy;
   }
 }
 

@@ -134,11 +134,18 @@ class App:
         self.wait(lambda: self.tid(f"view-{view}").is_displayed())
 
     def choose_hub(self, choice: str):
-        """Picks Local, Ango Hub or Self-hosted in Settings and waits for its panel."""
+        """Picks Local, Ango Hub or Self-hosted in Settings and waits for its panel. A connect still
+        under way is waited for first: its message moves the page under the pointer."""
+        self.settings_settled()
         self.tid(f"settings-choice-{choice}").click()
         button = {"local": "settings-use-local", "ango": "settings-connect-ango",
                   "self-hosted": "settings-connect-self-hosted"}[choice]
         self.wait(lambda: self.tid(button).is_displayed(), message=f"the {choice} panel never showed")
+
+    def settings_settled(self):
+        """Waits until a connect or "Use the local hub" started in Settings has finished."""
+        self.wait(lambda: self.tid("view-settings").get_attribute("data-busy") is None,
+                  message="the settings change never finished")
 
     def new_project(self, name: str) -> str:
         """Creates a project with the inline "+ New project" control; returns its ID once the
