@@ -49,6 +49,7 @@ pub mod cloud;
 pub mod error;
 pub mod hub;
 pub mod media;
+pub mod net;
 pub mod progress;
 pub mod text;
 pub mod upload;

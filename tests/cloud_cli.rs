@@ -265,6 +265,7 @@ fn checks_find_unreachable_urls_before_importing() {
             "--project",
             &project,
             "--check",
+            "--check-private",
         ],
     );
     assert_eq!(code, 1);
@@ -283,6 +284,7 @@ fn checks_find_unreachable_urls_before_importing() {
             "--project",
             &project,
             "--check",
+            "--check-private",
             "--skip-bad",
         ],
     );

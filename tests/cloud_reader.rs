@@ -688,8 +688,77 @@ fn quick() -> CheckConfig {
         timeout: Duration::from_millis(500),
         connect_timeout: Duration::from_millis(500),
         retry_delay: Duration::from_millis(20),
+        // The test servers are on loopback.
+        allow_private: true,
         ..CheckConfig::default()
     }
+}
+
+/// A listener on 127.0.0.1 that answers every request with a small JPEG-typed 200 and counts the
+/// connections it accepted.
+async fn counting_server() -> (u16, Arc<AtomicUsize>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let port = listener.local_addr().expect("address").port();
+    let accepted = Arc::new(AtomicUsize::new(0));
+    let count = accepted.clone();
+    tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            count.fetch_add(1, Ordering::SeqCst);
+            tokio::spawn(async move {
+                let mut buf = [0u8; 4096];
+                let _ = socket.read(&mut buf).await;
+                let _ = socket
+                    .write_all(b"HTTP/1.1 200 OK\r\ncontent-type: image/jpeg\r\ncontent-length: 4\r\nconnection: close\r\n\r\n")
+                    .await;
+            });
+        }
+    });
+    (port, accepted)
+}
+
+#[tokio::test]
+async fn the_check_never_connects_to_loopback_or_private_addresses_unless_asked() {
+    let (port, accepted) = counting_server().await;
+    let guarded = Checker::new(CheckConfig {
+        allow_private: false,
+        ..quick()
+    })
+    .unwrap();
+    for (url, why) in [
+        (format!("http://127.0.0.1:{port}/a.jpg"), "loopback"),
+        (format!("http://localhost:{port}/a.jpg"), "loopback"),
+        (format!("http://[::ffff:0:7f00:1]:{port}/a.jpg"), "IPv4-translated"),
+        (format!("http://[::ffff:127.0.0.1]:{port}/a.jpg"), "loopback"),
+        (format!("http://169.254.169.254:{port}/latest"), "metadata"),
+        (format!("http://10.0.0.7:{port}/a.jpg"), "private"),
+    ] {
+        let probe = guarded.probe(&url).await;
+        let refused = probe.refused.clone().unwrap_or_default();
+        assert!(refused.contains(why), "{url}: {probe:?}");
+        assert_eq!(probe.status, None, "{url}");
+        let target = Target {
+            index: 0,
+            line: 2,
+            column: 3,
+            field: "data".into(),
+            url: url.clone(),
+            expected: None,
+        };
+        let problems = assetdrop::cloud::check::judge(&target, &probe);
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert_eq!(problems[0].code.as_str(), "private-address");
+        assert!(problems[0].message.contains("--check-private"), "{}", problems[0].message);
+    }
+    assert_eq!(accepted.load(Ordering::SeqCst), 0, "nothing may reach the listener");
+
+    // Asked to, the same check reaches it.
+    let open = Checker::new(quick()).unwrap();
+    let probe = open.probe(&format!("http://localhost:{port}/a.jpg")).await;
+    assert_eq!(probe.status, Some(200), "{probe:?}");
+    assert!(accepted.load(Ordering::SeqCst) >= 1);
 }
 
 #[tokio::test]

@@ -18,6 +18,7 @@ function request(dryRun) {
     text: text || null,
     storage: $('cloud-storage').value || null,
     checkUrls: $('cloud-check-urls').checked,
+    checkPrivate: $('cloud-check-private').checked,
     skipBad: $('cloud-skip-bad').checked,
     skipDuplicates: $('cloud-skip-duplicates').checked,
     createBatches: $('cloud-create-batches').checked,
@@ -147,7 +148,7 @@ export function init(c) {
     if ($('cloud-text').value.trim()) { source = null; $('cloud-source').textContent = 'Pasted list'; }
     invalidate();
   });
-  for (const id of ['cloud-storage', 'cloud-check-urls', 'cloud-skip-duplicates', 'cloud-create-batches']) $(id).addEventListener('change', invalidate);
+  for (const id of ['cloud-storage', 'cloud-check-urls', 'cloud-check-private', 'cloud-skip-duplicates', 'cloud-create-batches']) $(id).addEventListener('change', invalidate);
   $('cloud-skip-bad').addEventListener('change', () => { if (checked) $('cloud-import').disabled = !canImport(checked); });
   $('cloud-check').addEventListener('click', runCheck);
   $('cloud-import').addEventListener('click', () => run(false));

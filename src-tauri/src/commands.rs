@@ -346,6 +346,9 @@ pub struct CloudRequest {
     text: Option<String>,
     storage: Option<String>,
     check_urls: bool,
+    /// Check URLs on loopback and private networks too.
+    #[serde(default)]
+    check_private: bool,
     skip_bad: bool,
     skip_duplicates: bool,
     create_batches: bool,
@@ -378,7 +381,10 @@ pub async fn cloud_import(
     };
     let mut config = ImportConfig::new(request.project);
     config.storage = request.storage.filter(|s| !s.is_empty());
-    config.check = request.check_urls.then(CheckConfig::default);
+    config.check = request.check_urls.then(|| CheckConfig {
+        allow_private: request.check_private,
+        ..CheckConfig::default()
+    });
     config.skip_bad = request.skip_bad;
     config.duplicates = if request.skip_duplicates {
         DuplicatePolicy::Skip

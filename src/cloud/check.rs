@@ -19,6 +19,7 @@ use super::reader::Entry;
 use super::rules::{expected_format, expected_kind, shown};
 use super::{CloudError, Problem, ProblemCode, Severity};
 use crate::media::{Format, Kind};
+use crate::net::{refuse_literal, GuardedResolver, RefusedAddress};
 
 /// Settings for [`Checker`].
 #[derive(Debug, Clone)]
@@ -33,6 +34,9 @@ pub struct CheckConfig {
     pub retry_delay: Duration,
     /// Redirects followed before giving up.
     pub max_redirects: usize,
+    /// Check URLs on loopback, private, link-local and metadata addresses too. Off by default:
+    /// an import file from elsewhere must not make this computer probe its own network.
+    pub allow_private: bool,
 }
 
 impl Default for CheckConfig {
@@ -43,6 +47,7 @@ impl Default for CheckConfig {
             connect_timeout: Duration::from_secs(5),
             retry_delay: Duration::from_millis(250),
             max_redirects: 5,
+            allow_private: false,
         }
     }
 }
@@ -151,6 +156,9 @@ pub struct Probe {
     pub size: Option<u64>,
     /// Why no response came (connection refused, timeout...).
     pub error: Option<String>,
+    /// The address not asked, and why (a URL, or a redirect, to loopback, a private network,
+    /// a metadata endpoint...), when addresses are guarded.
+    pub refused: Option<String>,
     /// Requests sent (a connection failure or timeout is retried once).
     pub attempts: u32,
 }
@@ -189,18 +197,32 @@ pub struct Checker {
 impl Checker {
     /// A checker with its own HTTP client.
     pub fn new(config: CheckConfig) -> Result<Self, CloudError> {
-        let client = reqwest::Client::builder()
+        let max_redirects = config.max_redirects;
+        let guard = !config.allow_private;
+        // Every hop is judged: a host name by the resolver, an address literal here.
+        let redirects = reqwest::redirect::Policy::custom(move |attempt| {
+            if attempt.previous().len() > max_redirects {
+                return attempt.error(TooManyRedirects);
+            }
+            match refuse_literal(attempt.url().host()).filter(|_| guard) {
+                Some(refused) => attempt.error(refused),
+                None => attempt.follow(),
+            }
+        });
+        let mut builder = reqwest::Client::builder()
             .timeout(config.timeout)
             .connect_timeout(config.connect_timeout)
-            .redirect(reqwest::redirect::Policy::limited(config.max_redirects))
+            .redirect(redirects)
             .pool_max_idle_per_host(config.concurrency.max(1))
             .user_agent(concat!(
                 "assetdrop/",
                 env!("CARGO_PKG_VERSION"),
                 " (URL check)"
-            ))
-            .build()
-            .map_err(CloudError::Client)?;
+            ));
+        if guard {
+            builder = builder.dns_resolver(std::sync::Arc::new(GuardedResolver));
+        }
+        let client = builder.build().map_err(CloudError::Client)?;
         Ok(Self { client, config })
     }
 
@@ -212,6 +234,20 @@ impl Checker {
     /// Asks the server about one URL: `HEAD`, then a ranged `GET` if `HEAD` is refused (405,
     /// 403 or 501). Only headers are read, never the body.
     pub async fn probe(&self, url: &str) -> Probe {
+        if !self.config.allow_private {
+            let parsed = url::Url::parse(url).ok();
+            if let Some(refused) = refuse_literal(parsed.as_ref().and_then(url::Url::host)) {
+                return Probe {
+                    method: ProbeMethod::Head,
+                    status: None,
+                    content_type: None,
+                    size: None,
+                    error: None,
+                    refused: Some(refused.to_string()),
+                    attempts: 0,
+                };
+            }
+        }
         let (head, attempts) = self.send(Method::HEAD, url).await;
         let refused = matches!(&head, Ok(r) if matches!(
             r.status(),
@@ -242,7 +278,11 @@ impl Checker {
                 request = request.header(header::RANGE, "bytes=0-0");
             }
             match request.send().await {
-                Err(e) if attempt == 1 && (e.is_connect() || e.is_timeout()) => {
+                Err(e)
+                    if attempt == 1
+                        && (e.is_connect() || e.is_timeout())
+                        && RefusedAddress::within(&e).is_none() =>
+                {
                     tokio::time::sleep(self.config.retry_delay).await;
                     attempt += 1;
                 }
@@ -338,17 +378,22 @@ fn describe(
                 content_type: text(header::CONTENT_TYPE),
                 size,
                 error: None,
+                refused: None,
                 attempts,
             }
         }
-        Err(e) => Probe {
-            method,
-            status: None,
-            content_type: None,
-            size: None,
-            error: Some(error_text(&e, timeout)),
-            attempts,
-        },
+        Err(e) => {
+            let refused = RefusedAddress::within(&e).map(ToString::to_string);
+            Probe {
+                method,
+                status: None,
+                content_type: None,
+                size: None,
+                error: refused.is_none().then(|| error_text(&e, timeout)),
+                refused,
+                attempts,
+            }
+        }
     }
 }
 
@@ -358,7 +403,7 @@ fn error_text(e: &reqwest::Error, timeout: Duration) -> String {
         return format!("timed out after {:.1} s", timeout.as_secs_f64());
     }
     if e.is_redirect() {
-        return "too many redirects".to_owned();
+        return TooManyRedirects.to_string();
     }
     let mut cause: &dyn std::error::Error = e;
     while let Some(inner) = cause.source() {
@@ -371,6 +416,11 @@ fn error_text(e: &reqwest::Error, timeout: Duration) -> String {
         root
     }
 }
+
+/// A redirect chain longer than [`CheckConfig::max_redirects`].
+#[derive(Debug, thiserror::Error)]
+#[error("too many redirects")]
+struct TooManyRedirects;
 
 /// The problems one probe shows.
 pub fn judge(target: &Target, probe: &Probe) -> Vec<Problem> {
@@ -390,6 +440,12 @@ pub fn judge(target: &Target, probe: &Probe) -> Vec<Problem> {
         ProbeMethod::Head => "HEAD",
         ProbeMethod::RangedGet => "GET",
     };
+    if let Some(refused) = &probe.refused {
+        return vec![problem(
+            ProblemCode::PrivateAddress,
+            format!("`{field}` {url} was not checked: {refused}, and URLs from an import file are not checked on such networks; if the file is yours and the address is meant, check with --check-private (in the app: “Check private addresses too”)"),
+        )];
+    }
     let Some(code) = probe.status else {
         let error = probe.error.as_deref().unwrap_or("no response");
         let tries = if probe.attempts > 1 {
@@ -530,6 +586,7 @@ mod tests {
             content_type: content_type.map(str::to_owned),
             size,
             error: None,
+            refused: None,
             attempts: 1,
         }
     }
@@ -598,6 +655,7 @@ mod tests {
             content_type: None,
             size: None,
             error: Some("could not connect (connection refused)".into()),
+            refused: None,
             attempts: 2,
         };
         let p = judge(&t, &failed);

@@ -127,6 +127,9 @@ pub enum ProblemCode {
     ContentTypeMismatch,
     /// The server says the file has zero bytes.
     EmptyContent,
+    /// The URL (or a redirect) leads to loopback, a private network or a metadata endpoint,
+    /// which are checked only when asked.
+    PrivateAddress,
 }
 
 impl ProblemCode {
@@ -171,6 +174,7 @@ impl ProblemCode {
             Self::Unreachable => "unreachable",
             Self::ContentTypeMismatch => "content-type-mismatch",
             Self::EmptyContent => "empty-content",
+            Self::PrivateAddress => "private-address",
         }
     }
 }

@@ -5,7 +5,7 @@
 //! DNS answer (rebinding) cannot send it elsewhere. Redirects are followed by hand, each hop
 //! checked the same way.
 
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 use futures::StreamExt;
@@ -14,6 +14,7 @@ use object_store::{ObjectStore, ObjectStoreExt, WriteMultipart};
 use url::{Host, Url};
 
 use super::storage::redact_urls;
+use crate::net::forbidden_reason;
 use crate::upload::RetryPolicy;
 
 /// Redirect hops followed before giving up.
@@ -53,62 +54,6 @@ fn fail(failure: Failure, message: impl Into<String>) -> FetchError {
         failure,
         message: message.into(),
     }
-}
-
-/// Why an address is refused, or `None` when it is a public unicast address.
-pub fn forbidden_reason(ip: IpAddr) -> Option<&'static str> {
-    match ip {
-        IpAddr::V4(v4) => forbidden_v4(v4),
-        IpAddr::V6(v6) => forbidden_v6(v6),
-    }
-}
-
-fn forbidden_v4(ip: Ipv4Addr) -> Option<&'static str> {
-    let [a, b, c, _] = ip.octets();
-    Some(match (a, b, c) {
-        (0, _, _) => "an unspecified (0.0.0.0/8) address",
-        (127, _, _) => "a loopback address",
-        (10, _, _) | (192, 168, _) | (172, 16..=31, _) => "a private address",
-        (169, 254, _) => "a link-local or cloud metadata address",
-        (100, 64..=127, _) => "a carrier-grade NAT (shared) address",
-        (192, 0, 0) => "an IETF protocol assignment address",
-        (192, 0, 2) | (198, 51, 100) | (203, 0, 113) => "a documentation address",
-        (198, 18 | 19, _) => "a benchmarking address",
-        (224..=239, _, _) => "a multicast address",
-        (240..=255, _, _) => "a reserved or broadcast address",
-        _ => return None,
-    })
-}
-
-fn forbidden_v6(ip: Ipv6Addr) -> Option<&'static str> {
-    if let Some(v4) = ip.to_ipv4_mapped() {
-        return forbidden_v4(v4);
-    }
-    let s = ip.segments();
-    Some(match s {
-        [0, 0, 0, 0, 0, 0, 0, 0] => "the unspecified address",
-        [0, 0, 0, 0, 0, 0, 0, 1] => "a loopback address",
-        // Deprecated IPv4-compatible addresses: nothing legitimate uses them.
-        [0, 0, 0, 0, 0, 0, _, _] => "an IPv4-compatible address",
-        // IPv4-translated (SIIT, ::ffff:0:a.b.c.d): a translator reaches the embedded IPv4
-        // address, and no public host is named so.
-        [0, 0, 0, 0, 0xffff, 0, _, _] => "an IPv4-translated address",
-        // NAT64 reaches the embedded IPv4 address: judge that one.
-        [0x64, 0xff9b, 0, 0, 0, 0, _, _] => {
-            let v4 = Ipv4Addr::new((s[6] >> 8) as u8, s[6] as u8, (s[7] >> 8) as u8, s[7] as u8);
-            return forbidden_v4(v4);
-        }
-        [0x64, 0xff9b, 1, ..] => "a local-use NAT64 address",
-        [0x100, 0, 0, 0, ..] => "a discard-only address",
-        [0x2001, 0x0db8, ..] => "a documentation address",
-        [0x2001, 0, ..] => "a Teredo address",
-        [0x2002, ..] => "a 6to4 address",
-        [x, ..] if x & 0xfe00 == 0xfc00 => "a unique-local (private) address",
-        [x, ..] if x & 0xffc0 == 0xfe80 => "a link-local address",
-        [x, ..] if x & 0xffc0 == 0xfec0 => "a site-local address",
-        [x, ..] if x & 0xff00 == 0xff00 => "a multicast address",
-        _ => return None,
-    })
 }
 
 /// What was downloaded.
@@ -400,56 +345,6 @@ impl Fetcher {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn refused(s: &str) -> bool {
-        forbidden_reason(s.parse().expect("ip")).is_some()
-    }
-
-    #[test]
-    fn private_and_special_ranges_are_refused() {
-        for ip in [
-            "127.0.0.1",
-            "127.255.0.9",
-            "0.0.0.0",
-            "10.1.2.3",
-            "172.16.0.1",
-            "172.31.255.255",
-            "192.168.1.1",
-            "169.254.169.254",
-            "100.64.0.1",
-            "100.100.100.200",
-            "224.0.0.1",
-            "255.255.255.255",
-            "::",
-            "::1",
-            "::ffff:127.0.0.1",
-            "::ffff:169.254.169.254",
-            "::127.0.0.1",
-            "64:ff9b::a9fe:a9fe",
-            "fc00::1",
-            "fd00:ec2::254",
-            "fe80::1",
-            "ff02::1",
-            "2001:db8::1",
-            "2002:7f00:1::",
-            "::ffff:0:127.0.0.1",
-            "::ffff:0:8.8.8.8",
-        ] {
-            assert!(refused(ip), "{ip} must be refused");
-        }
-        for ip in [
-            "8.8.8.8",
-            "1.1.1.1",
-            "172.32.0.1",
-            "100.128.0.1",
-            "169.255.0.1",
-            "2606:4700::1111",
-            "::ffff:8.8.8.8",
-            "64:ff9b::808:808",
-        ] {
-            assert!(!refused(ip), "{ip} is public");
-        }
-    }
 
     #[tokio::test]
     async fn loopback_urls_are_refused_before_connecting() {

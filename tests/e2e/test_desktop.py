@@ -468,7 +468,15 @@ def test_cloud_import_is_checked_before_importing(app: App, web: str, tmp_path: 
     listing.write_text("[\n" + ",\n".join(json.dumps(e) for e in entries) + "\n]\n")
     app.show("cloud")
     app.emit_drop([listing])
-    app.wait(lambda: len(app.tids("cloud-problem")) >= 2, 60)
+    # The list's URLs are on this computer: not checked until asked, and nothing importable.
+    app.wait(lambda: len(app.tids("cloud-problem")) >= 4, 60)
+    codes = sorted(p.get_attribute("data-code") for p in app.tids("cloud-problem"))
+    assert codes == ["missing-external-id"] + ["private-address"] * 3, codes
+    assert "Check private addresses too" in app.tid("cloud-problem").text
+    app.tid("cloud-check-private").click()
+    app.tid("cloud-check").click()
+    app.wait(lambda: "private-address" not in [p.get_attribute("data-code") for p in app.tids("cloud-problem")]
+             and len(app.tids("cloud-problem")) >= 2, 60)
     problems = {p.get_attribute("data-code"): p.text for p in app.tids("cloud-problem")}
     assert "missing-external-id" in problems and "line 5:" in problems["missing-external-id"]
     assert "unreachable" in problems and "line 4:" in problems["unreachable"]

@@ -30,6 +30,10 @@ pub struct CloudImportArgs {
     /// URL checks at once.
     #[arg(long, default_value_t = 16)]
     check_concurrency: usize,
+    /// Check URLs on loopback, private and link-local networks too (refused by default: an
+    /// import file from elsewhere must not make this computer probe its own network).
+    #[arg(long)]
+    check_private: bool,
     /// Import the good entries even when others are bad (otherwise nothing is imported).
     #[arg(long)]
     skip_bad: bool,
@@ -57,6 +61,7 @@ pub async fn import(s: &Session, a: CloudImportArgs, json_out: bool) -> anyhow::
         storage: a.storage,
         check: (a.check && !a.no_check).then(|| CheckConfig {
             concurrency: a.check_concurrency.max(1),
+            allow_private: a.check_private,
             ..CheckConfig::default()
         }),
         skip_bad: a.skip_bad,
