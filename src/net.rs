@@ -125,7 +125,8 @@ impl Resolve for GuardedResolver {
                 return Err(Box::new(RefusedAddress {
                     host: format!("{host} ({ip})"),
                     why,
-                }) as Box<dyn std::error::Error + Send + Sync>);
+                })
+                    as Box<dyn std::error::Error + Send + Sync>);
             }
             Ok(Box::new(found.into_iter()) as Addrs)
         })

@@ -730,8 +730,14 @@ async fn the_check_never_connects_to_loopback_or_private_addresses_unless_asked(
     for (url, why) in [
         (format!("http://127.0.0.1:{port}/a.jpg"), "loopback"),
         (format!("http://localhost:{port}/a.jpg"), "loopback"),
-        (format!("http://[::ffff:0:7f00:1]:{port}/a.jpg"), "IPv4-translated"),
-        (format!("http://[::ffff:127.0.0.1]:{port}/a.jpg"), "loopback"),
+        (
+            format!("http://[::ffff:0:7f00:1]:{port}/a.jpg"),
+            "IPv4-translated",
+        ),
+        (
+            format!("http://[::ffff:127.0.0.1]:{port}/a.jpg"),
+            "loopback",
+        ),
         (format!("http://169.254.169.254:{port}/latest"), "metadata"),
         (format!("http://10.0.0.7:{port}/a.jpg"), "private"),
     ] {
@@ -750,9 +756,17 @@ async fn the_check_never_connects_to_loopback_or_private_addresses_unless_asked(
         let problems = assetdrop::cloud::check::judge(&target, &probe);
         assert_eq!(problems.len(), 1, "{problems:?}");
         assert_eq!(problems[0].code.as_str(), "private-address");
-        assert!(problems[0].message.contains("--check-private"), "{}", problems[0].message);
+        assert!(
+            problems[0].message.contains("--check-private"),
+            "{}",
+            problems[0].message
+        );
     }
-    assert_eq!(accepted.load(Ordering::SeqCst), 0, "nothing may reach the listener");
+    assert_eq!(
+        accepted.load(Ordering::SeqCst),
+        0,
+        "nothing may reach the listener"
+    );
 
     // Asked to, the same check reaches it.
     let open = Checker::new(quick()).unwrap();

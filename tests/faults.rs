@@ -274,8 +274,8 @@ fn creations_and_deletions_whose_answers_are_lost_take_effect_once() {
                 .expect("save template");
             let storage = client
                 .create_storage(&serde_json::json!({
-                    "name": format!("s-{name}"), "type": "gcs", "bucket": "b",
-                    "credentials": {"private_key": "k"}
+                    "name": format!("s-{name}"), "provider": "AWS",
+                    "publicKey": "AKIAEXAMPLE", "privateKey": "k"
                 }))
                 .await
                 .expect("create storage (a repeat must not meet its own name)");

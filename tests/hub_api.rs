@@ -731,9 +731,58 @@ async fn a_registered_blob_cannot_be_overwritten() {
 }
 
 #[tokio::test]
+async fn storage_credentials_that_cannot_work_are_refused_before_they_are_stored() {
+    let dead = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").expect("port");
+        l.local_addr().expect("addr").port()
+    };
+    for tried in [true, false] {
+        let (_dir, hub, api) = setup(|c| c.try_storages = tried).await;
+        // Their form, whether or not the bucket is tried.
+        let azure = json!({"name": "az", "provider": "AZURE", "publicKey": "acct",
+                           "privateKey": "not base64 at all!", "bucket": "c"});
+        let gcp = json!({"name": "gcp", "type": "gcs", "bucket": "b",
+                         "credentials": {"private_key": "k", "client_email": "a@b.iam.gserviceaccount.com"}});
+        let mut cases = vec![(azure, "base64"), (gcp, "RSA key in PEM form")];
+        // On the bucket, unless told not to: an endpoint where nothing answers.
+        let s3 = json!({"name": "s3", "type": "aws", "bucket": "photos",
+                        "endpoint": format!("http://127.0.0.1:{dead}"),
+                        "credentials": {"accessKeyId": "AKIAEXAMPLE", "secretAccessKey": "s3cr3t-value"}});
+        if tried {
+            cases.push((s3.clone(), "endpoint"));
+        }
+        for (body, says) in cases {
+            let (s, v) = api.post("/v2/storages", body.clone()).await;
+            assert_eq!(s, StatusCode::BAD_REQUEST, "{body}: {v}");
+            let msg = fail_message(&v);
+            let name = body["name"].as_str().expect("name");
+            assert!(
+                msg.contains(&format!("{name:?}")) && msg.contains(says),
+                "{msg}"
+            );
+            assert!(
+                !msg.contains("s3cr3t-value") && !msg.contains("not base64"),
+                "{msg}"
+            );
+        }
+        let (_, listed) = api.get("/v2/storages").await;
+        assert_eq!(listed["data"]["total"], 0, "nothing stored: {listed}");
+        if !tried {
+            let (s, v) = api.post("/v2/storages", s3).await;
+            assert_eq!(s, StatusCode::CREATED, "stored untried: {v}");
+        }
+        hub.shutdown().await.expect("shutdown");
+    }
+}
+
+#[tokio::test]
 async fn storages_round_trip_and_never_return_credentials() {
-    let (dir, hub, api) = setup(|_| {}).await;
+    // No bucket here is reachable: stored untried (their form is still checked).
+    let (dir, hub, api) = setup(|c| c.try_storages = false).await;
     let secret = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY";
+    let gcp_key = crate::support::servers::service_account_json();
+    let gcp_pem: Value = serde_json::from_str(&gcp_key).expect("key json");
+    let gcp_pem = gcp_pem["private_key"].as_str().expect("pem").to_owned();
     // The SDK's body (posted with a trailing slash) and the REST docs' body.
     let (s, sdk_made) = api
         .post(
@@ -747,7 +796,7 @@ async fn storages_round_trip_and_never_return_credentials() {
         .post(
             "/v2/storages",
             json!({"name": "gcs", "type": "gcs", "bucket": "b",
-                   "credentials": {"private_key": secret}}),
+                   "credentials": serde_json::from_str::<Value>(&gcp_key).expect("key")}),
         )
         .await;
     assert_eq!(s, StatusCode::CREATED, "{rest_made}");
@@ -773,6 +822,10 @@ async fn storages_round_trip_and_never_return_credentials() {
         let text = v.to_string();
         assert!(
             !text.contains(secret) && !text.contains("AKIAEXAMPLE"),
+            "{text}"
+        );
+        assert!(
+            !text.contains(gcp_pem.lines().nth(1).expect("pem body")),
             "{text}"
         );
     }
@@ -863,7 +916,7 @@ async fn storages_round_trip_and_never_return_credentials() {
     assert_eq!(s, StatusCode::NOT_FOUND);
     assert!(fail_message(&v).contains(&id));
     hub.shutdown().await.expect("shutdown");
-    // The credentials are kept, in the catalog's `secret` column only.
+    // The credentials are kept in the catalog's `secret` column only, sealed.
     let conn = rusqlite::Connection::open(dir.path().join("catalog.sqlite")).expect("catalog");
     let (config, stored): (String, String) = conn
         .query_row(
@@ -872,7 +925,8 @@ async fn storages_round_trip_and_never_return_credentials() {
             |r| Ok((r.get(0)?, r.get(1)?)),
         )
         .expect("row");
-    assert!(stored.contains(secret) && !config.contains(secret));
+    assert!(stored.starts_with("sealed:v1:"), "{stored}");
+    assert!(!stored.contains("private_key") && !config.contains("private_key"));
 }
 
 #[tokio::test]
@@ -1234,7 +1288,7 @@ async fn a_repeat_with_the_same_idempotency_key_gets_the_first_answer_and_change
 
     // A deletion repeated with its key answers as the first did instead of 404.
     let (_, made) = api
-        .post("/v2/storages", json!({"name": "gone", "type": "gcs", "bucket": "b", "credentials": {"private_key": "k"}}))
+        .post("/v2/storages", json!({"name": "gone", "provider": "AWS", "publicKey": "AKIAEXAMPLE", "privateKey": "k"}))
         .await;
     let storage = made["data"]["storage"]["_id"]
         .as_str()

@@ -428,16 +428,50 @@ async fn s3_expired_urls_wrong_keys_and_dead_endpoints_are_refused() {
         String::from_utf8_lossy(&body)
     );
 
-    // A wrong secret: the server refuses, the hub says which storage and what to check, and
-    // never echoes the secret; URLs it signs are refused too.
-    let bad = create_storage(&api, s3_storage(&s3, "wrong", "not-the-secret")).await;
-    let (s, v) = api.get(&format!("/v2/storages/{bad}/files")).await;
+    // Credentials are tried before they are stored: a wrong secret, a bucket that does not
+    // exist and an endpoint where nothing answers are each refused at once, saying which
+    // storage and what to check, never echoing the secret, and nothing is stored.
+    let dead = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").expect("port");
+        l.local_addr().expect("addr").port()
+    };
+    let wrong = s3_storage(&s3, "wrong", "not-the-secret");
+    let mut missing = s3_storage(&s3, "missing", S3_SECRET_KEY);
+    missing["bucket"] = json!("no-such-bucket");
+    let mut down = s3_storage(&s3, "down", S3_SECRET_KEY);
+    down["endpoint"] = json!(format!("http://127.0.0.1:{dead}"));
+    for (body, says) in [
+        (&wrong, "credentials"),
+        (&missing, "no-such-bucket"),
+        (&down, "endpoint"),
+    ] {
+        let started = std::time::Instant::now();
+        let (s, v) = api.post("/v2/storages", body.clone()).await;
+        assert_eq!(s, StatusCode::BAD_REQUEST, "{v}");
+        let msg = fail_message(&v);
+        let name = body["name"].as_str().expect("name");
+        assert!(
+            msg.contains(&format!("{name:?}")) && msg.contains(says),
+            "{msg}"
+        );
+        assert!(msg.contains("nothing was stored"), "{msg}");
+        assert!(!msg.contains("not-the-secret"), "{msg}");
+        assert!(started.elapsed() < Duration::from_secs(30));
+    }
+    let (_, listed) = api.get("/v2/storages").await;
+    assert_eq!(listed["data"]["total"], 1, "{listed}");
+
+    // A hub told not to try them (it signs for buckets it cannot reach) stores them; then the
+    // storage's server refuses at use, and the hub says which storage and what to check.
+    let (_untried_dir, untried, untried_api) = start_hub(|c| c.try_storages = false).await;
+    let bad = create_storage(&untried_api, wrong).await;
+    let (s, v) = untried_api.get(&format!("/v2/storages/{bad}/files")).await;
     assert_eq!(s, StatusCode::BAD_REQUEST, "{v}");
     let msg = fail_message(&v);
     assert!(msg.contains(&bad) && msg.contains("credentials"), "{msg}");
     assert!(!msg.contains("not-the-secret"), "{msg}");
-    let project = new_project(&api).await;
-    let (s, v) = api
+    let project = new_project(&untried_api).await;
+    let (s, v) = untried_api
         .post(
             &format!("/v2/project/{project}/cloud"),
             json!({"assets": [{"data": url, "externalId": "a", "storage": bad}]}),
@@ -447,18 +481,13 @@ async fn s3_expired_urls_wrong_keys_and_dead_endpoints_are_refused() {
     assert!(fail_message(&v).contains("assets[0].data"), "{v}");
 
     // A storage whose server is down: a quick 502 naming it, not a hang.
-    let dead = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").expect("port");
-        l.local_addr().expect("addr").port()
-    };
-    let mut body = s3_storage(&s3, "down", S3_SECRET_KEY);
-    body["endpoint"] = json!(format!("http://127.0.0.1:{dead}"));
-    let down = create_storage(&api, body).await;
+    let down = create_storage(&untried_api, down).await;
     let started = std::time::Instant::now();
-    let (s, v) = api.get(&format!("/v2/storages/{down}/files")).await;
+    let (s, v) = untried_api.get(&format!("/v2/storages/{down}/files")).await;
     assert_eq!(s, StatusCode::BAD_GATEWAY, "{v}");
     assert!(fail_message(&v).contains(&down), "{v}");
     assert!(started.elapsed() < Duration::from_secs(30));
+    untried.shutdown().await.expect("shutdown");
     // Bucket listing needs a bucket: the storage's own or `bucketName`.
     let mut body = s3_storage(&s3, "nobucket", S3_SECRET_KEY);
     body.as_object_mut().expect("obj").remove("type");
@@ -1071,8 +1100,6 @@ async fn cli_storage_commands_and_import_prefix() {
             "azure",
             "--account",
             AZURE_ACCOUNT,
-            "--bucket",
-            "c",
         ],
         &[("ASSETDROP_AZURE_ACCESS_KEY", AZURE_KEY)],
     );
@@ -1128,7 +1155,8 @@ fn files_holding(dir: &std::path::Path, needle: &[u8]) -> Vec<std::path::PathBuf
 #[tokio::test]
 async fn storage_credentials_are_private_on_disk_and_gone_when_deleted() {
     use std::os::unix::fs::PermissionsExt as _;
-    let (dir, hub, api) = start_hub(|_| {}).await;
+    // Bucket "b" is nowhere: stored untried.
+    let (dir, hub, api) = start_hub(|c| c.try_storages = false).await;
     let secret = "SECRET-never-to-be-seen-9f3";
     let mut ids = Vec::new();
     // Several storages, so the secret's pages are written more than once.
@@ -1152,10 +1180,45 @@ async fn storage_credentials_are_private_on_disk_and_gone_when_deleted() {
             assert_eq!(mode(&p), 0o600, "{f}");
         }
     }
+    // Sealed at rest: not on disk in plain text even while the storage exists, yet usable.
+    let held = files_holding(dir.path(), secret.as_bytes());
+    assert!(held.is_empty(), "credentials in plain text in {held:?}");
+    let key = dir.path().join(".hub/storage-key");
+    assert_eq!(mode(&key), 0o600, "the sealing key");
+
+    // A catalog from before sealing (one secret in plain text) is sealed when the hub starts,
+    // its plain copies cleared from the database and its log, and the storage still works.
+    hub.shutdown().await.expect("shutdown");
+    {
+        let db = rusqlite::Connection::open(dir.path().join("catalog.sqlite")).expect("catalog");
+        let plain = json!({"publicKey": "AKIAEXAMPLE", "privateKey": secret}).to_string();
+        db.execute(
+            "UPDATE storages SET secret = ?2 WHERE id = ?1",
+            rusqlite::params![ids[0], plain],
+        )
+        .expect("write a plain secret");
+    }
+    assert!(!files_holding(dir.path(), secret.as_bytes()).is_empty());
+    let mut config = HubConfig::new(dir.path());
+    config.api_key = Some("storage-test-key".into());
+    let hub = in_process(config).await;
+    let api = Api::new(&hub);
+    let held = files_holding(dir.path(), secret.as_bytes());
+    assert!(held.is_empty(), "plain credentials left in {held:?}");
+    let (s, v) = api
+        .get(&format!(
+            "/v2/getSignedUrl?url={}&storageId={}",
+            enc("https://b.s3.us-east-1.amazonaws.com/a.png"),
+            ids[0]
+        ))
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let signed = v["data"]["signedUrl"].as_str().expect("signed URL");
     assert!(
-        !files_holding(dir.path(), secret.as_bytes()).is_empty(),
-        "the secret is kept while its storage exists"
+        signed.contains("AKIAEXAMPLE") && signed.contains("X-Amz-Signature"),
+        "{signed}"
     );
+
     for id in &ids {
         let (s, v) = api.delete(&format!("/v2/storages/{id}")).await;
         assert_eq!(s, StatusCode::OK, "{v}");

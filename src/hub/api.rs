@@ -978,6 +978,10 @@ async fn create_storage(
     JsonBody(body): JsonBody<Value>,
 ) -> ApiResult {
     let new = parse_storage(body)?;
+    // Credentials that cannot work are refused now, not at the first import that needs them.
+    storage::try_credentials(&new, st.config.try_storages)
+        .await
+        .map_err(|e| ApiError::bad(e.message))?;
     let storage = blocking(move || st.catalog.create_storage(&new)).await?;
     success(StatusCode::CREATED, json!({"storage": storage}))
 }

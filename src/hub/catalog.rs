@@ -9,6 +9,8 @@ use rusqlite::{params, Connection, OptionalExtension};
 use serde::Serialize;
 use serde_json::Value;
 
+use super::seal::SealKey;
+
 /// Catalog failures.
 #[derive(Debug, thiserror::Error)]
 pub enum CatalogError {
@@ -450,6 +452,8 @@ CREATE TABLE IF NOT EXISTS reservations (
 /// small and short, and `SQLite` serialises writers anyway).
 pub struct SqliteCatalog {
     conn: Mutex<Connection>,
+    /// Seals storage secrets at rest.
+    key: SealKey,
 }
 
 impl std::fmt::Debug for SqliteCatalog {
@@ -459,8 +463,9 @@ impl std::fmt::Debug for SqliteCatalog {
 }
 
 impl SqliteCatalog {
-    /// Opens (creating if needed) the catalog at `path`.
-    pub fn open(path: &Path) -> Result<Self> {
+    /// Opens (creating if needed) the catalog at `path`; storage secrets are sealed with `key`.
+    /// Secrets stored before sealing are sealed now, and their plain copies cleared from disk.
+    pub fn open(path: &Path, key: SealKey) -> Result<Self> {
         let conn = Connection::open(path)?;
         // The catalog holds storage credentials: readable by the hub's user only (SQLite gives
         // its WAL and shared-memory files the database file's mode), and what is deleted is
@@ -472,8 +477,10 @@ impl SqliteCatalog {
         conn.pragma_update(None, "foreign_keys", "ON")?;
         conn.busy_timeout(std::time::Duration::from_secs(10))?;
         conn.execute_batch(SCHEMA)?;
+        seal_plain_secrets(&conn, &key)?;
         Ok(Self {
             conn: Mutex::new(conn),
+            key,
         })
     }
 
@@ -484,6 +491,7 @@ impl SqliteCatalog {
         conn.execute_batch(SCHEMA)?;
         Ok(Self {
             conn: Mutex::new(conn),
+            key: SealKey::random(),
         })
     }
 
@@ -494,6 +502,32 @@ impl SqliteCatalog {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
+}
+
+/// Seals every secret stored before sealing existed, then empties the write-ahead log so the
+/// plain copies (overwritten in the database by `secure_delete`) are gone from it too.
+fn seal_plain_secrets(conn: &Connection, key: &SealKey) -> Result<()> {
+    let plain: Vec<(String, String)> = {
+        let mut st = conn.prepare("SELECT id, secret FROM storages")?;
+        let rows = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        rows.collect::<std::result::Result<Vec<(String, String)>, _>>()?
+            .into_iter()
+            .filter(|(_, secret)| !SealKey::is_sealed(secret))
+            .collect()
+    };
+    if plain.is_empty() {
+        return Ok(());
+    }
+    let tx = conn.unchecked_transaction()?;
+    for (id, secret) in &plain {
+        tx.execute(
+            "UPDATE storages SET secret = ?2 WHERE id = ?1",
+            params![id, key.seal(secret.as_bytes(), id)],
+        )?;
+    }
+    tx.commit()?;
+    conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
+    Ok(())
 }
 
 fn batches_of(conn: &Connection, project: &str) -> Result<Vec<Batch>> {
@@ -1125,7 +1159,7 @@ impl Catalog for SqliteCatalog {
                 storage.name,
                 storage.provider.rest_name(),
                 config.to_string(),
-                storage.secret.to_string(),
+                self.key.seal(storage.secret.to_string().as_bytes(), &id),
                 now_rfc3339()
             ],
         )?;
@@ -1152,9 +1186,20 @@ impl Catalog for SqliteCatalog {
             conn.query_row("SELECT secret FROM storages WHERE id = ?1", [id], |r| {
                 r.get(0)
             })?;
+        // Sealed at open when stored before sealing; a plain value is read as it is only if
+        // another process wrote it since.
+        let plain = if SealKey::is_sealed(&secret) {
+            self.key.open(&secret, id).map_err(|e| {
+                CatalogError::Invalid(format!(
+                    "storage {id}: its credentials cannot be read: {e}; delete the storage and add it again"
+                ))
+            })?
+        } else {
+            secret.into_bytes()
+        };
         Ok(Some((
             storage,
-            StorageSecret(serde_json::from_str(&secret)?),
+            StorageSecret(serde_json::from_slice(&plain)?),
         )))
     }
 
@@ -1256,7 +1301,7 @@ mod tests {
     #[test]
     fn hot_statements_reach_their_rows_through_an_index() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let c = SqliteCatalog::open(&dir.path().join("c.sqlite")).expect("open");
+        let c = SqliteCatalog::open(&dir.path().join("c.sqlite"), SealKey::random()).expect("open");
         let conn = c.conn();
         for (sql, index) in [
             (

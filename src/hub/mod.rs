@@ -7,6 +7,7 @@
 mod api;
 pub mod catalog;
 pub mod fetch;
+pub mod seal;
 pub mod serve;
 pub mod sign;
 pub mod storage;
@@ -66,6 +67,10 @@ pub struct HubConfig {
     /// Seconds a client may take to send a request's header (and a kept-alive connection may
     /// stay silent).
     pub header_timeout_secs: u64,
+    /// Try a new storage integration's credentials on its bucket before storing it (one
+    /// listing of at most one key). Their form is checked either way. Off only for a hub that
+    /// signs URLs for buckets it cannot reach itself.
+    pub try_storages: bool,
 }
 
 impl HubConfig {
@@ -83,6 +88,7 @@ impl HubConfig {
             download_deadline_secs: DEFAULT_DOWNLOAD_DEADLINE_SECS,
             max_connections: None,
             header_timeout_secs: serve::DEFAULT_HEADER_TIMEOUT_SECS,
+            try_storages: true,
         }
     }
 }
@@ -214,8 +220,10 @@ pub async fn start(config: HubConfig, listen: SocketAddr) -> Result<RunningHub, 
     };
     let (hub_id, _) = load_or_create_key(&secrets.join("hub-id"))
         .map_err(|e| internal("cannot create the hub ID", &root, e))?;
+    let seal_key = seal::SealKey::load_or_create(&secrets.join("storage-key"))
+        .map_err(|e| internal("cannot read the storage key", &root, e))?;
     let catalog_path = root.join("catalog.sqlite");
-    let catalog = tokio::task::spawn_blocking(move || SqliteCatalog::open(&catalog_path))
+    let catalog = tokio::task::spawn_blocking(move || SqliteCatalog::open(&catalog_path, seal_key))
         .await
         .map_err(|e| internal("opening the catalog panicked", &root, e))?
         .map_err(|e| internal("cannot open the catalog", &root, e))?;

@@ -19,7 +19,7 @@ use serde::Serialize;
 use serde_json::Value;
 use url::Url;
 
-use super::catalog::{Provider, Storage, StorageSecret};
+use super::catalog::{NewStorage, Provider, Storage, StorageSecret};
 
 /// The longest presigned URL S3 and GCS accept (7 days).
 pub const MAX_SIGNED_URL_SECS: u64 = 604_800;
@@ -614,8 +614,17 @@ impl Remote {
         };
         // Builder errors name a setting, never its value; still, keep URLs out.
         built.map_err(|e| {
+            let hint = match self.credentials {
+                Credentials::AzureKey { .. } => {
+                    "; the account key is the base64 text shown under the account's Access keys"
+                }
+                Credentials::Gcs { .. } => {
+                    "; use the service-account key JSON exactly as downloaded (its `private_key` is an RSA key in PEM form)"
+                }
+                _ => "",
+            };
             self.invalid(format!(
-                "cannot set up the client: {}",
+                "the credentials cannot be used: {}{hint}",
                 redact_urls(&e.to_string())
             ))
         })
@@ -659,6 +668,55 @@ impl Remote {
                 self.provider.sdk_name()
             ),
         )
+    }
+}
+
+/// Tries a new storage integration's credentials before they are stored. Their form always: a
+/// client is built, which parses the keys (an Azure key must be base64, a GCP service-account
+/// key must hold an RSA private key), without a request. When `on_bucket` and the storage names
+/// a bucket, also one listing of at most one key in it, so a wrong key, a missing bucket or an
+/// endpoint that does not answer is found now. The message says which, and how to fix it.
+pub async fn try_credentials(new: &NewStorage, on_bucket: bool) -> Result<(), StorageError> {
+    let storage = Storage {
+        // Messages name the storage; it has no ID yet.
+        id: format!("{:?}", new.name),
+        name: new.name.clone(),
+        provider: new.provider.sdk_name().to_owned(),
+        kind: new.provider.rest_name().to_owned(),
+        region: new.region.clone(),
+        bucket: new.bucket.clone(),
+        endpoint: new.endpoint.clone(),
+        path_style: new.path_style,
+        created_at: String::new(),
+    };
+    let remote = Remote::new(storage, &StorageSecret(new.secret.clone()))?;
+    let bucket = new.bucket.as_deref().filter(|b| !b.is_empty());
+    let client = remote.build(bucket.unwrap_or("credentials-form-check"))?;
+    let (Some(bucket), true) = (bucket, on_bucket) else {
+        return Ok(());
+    };
+    let opts = PaginatedListOptions {
+        delimiter: Some(Cow::Borrowed("/")),
+        max_keys: Some(1),
+        ..PaginatedListOptions::default()
+    };
+    match client.list_paginated(None, opts).await {
+        Ok(_) => Ok(()),
+        Err(e) => {
+            let mut failed = remote.failed(
+                &format!("trying the credentials by listing bucket {bucket}"),
+                &e,
+            );
+            if failed.failure == Failure::NotFound {
+                failed
+                    .message
+                    .push_str("; check the bucket's name (and, for S3, the region and endpoint)");
+            }
+            failed.message.push_str(
+                "; nothing was stored (a hub that cannot reach the bucket itself is started with --skip-storage-check)",
+            );
+            Err(failed)
+        }
     }
 }
 

@@ -1,9 +1,11 @@
 """create_storage, get_storages, delete_storage, list_storage_files, and upload_files /
 upload_files_cloud with a storage_id, against a real S3 server (s3s-fs on 127.0.0.1). The hub keeps
-storage integrations (credentials in the catalog's `secret` column) and reaches their buckets;
-every answer must leave the credentials out."""
+storage integrations (credentials sealed in the catalog's `secret` column), tries them before
+storing them, and reaches their buckets; every answer must leave the credentials out."""
 
+import base64
 import json
+import subprocess
 
 import pytest
 import requests
@@ -11,14 +13,17 @@ from imerit_ango.models.enums import StorageProvider
 from imerit_ango.models.storage import Storage
 
 from helpers import fail_message, new_project
-from servers import S3_SECRET_KEY, s3  # noqa: F401 (the fixture)
+from servers import BUCKET, S3_ACCESS_KEY, S3_SECRET_KEY, s3  # noqa: F401 (the fixture)
 
 AWS_KEY_ID = "AKIAIOSFODNN7EXAMPLE"
 AWS_SECRET = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
-GCP_KEY = json.dumps({"type": "service_account", "private_key": "-----BEGIN PRIVATE KEY-----\nGCPSECRETVALUE\n"})
-AZURE_KEY = "AZURESECRETACCOUNTKEY=="
-REST_SECRET = "RESTSECRETACCESSKEYVALUE"
-SECRETS = [AWS_SECRET, "GCPSECRETVALUE", AZURE_KEY, REST_SECRET]
+# A service-account key of the right form (its RSA key is parsed when the storage is created).
+GCP_PEM = subprocess.run(["openssl", "genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048"],
+                         check=True, capture_output=True, text=True).stdout
+GCP_KEY = json.dumps({"type": "service_account", "private_key": GCP_PEM,
+                      "client_email": "sdk-test@assetdrop-test.iam.gserviceaccount.com"})
+AZURE_KEY = base64.b64encode(b"azure-account-key-for-the-sdk-tests-0123456789").decode()
+SECRETS = [AWS_SECRET, GCP_PEM.splitlines()[1], AZURE_KEY, S3_SECRET_KEY]
 PUBLIC_FIELDS = {"_id", "name", "provider", "type", "region", "bucket", "endpoint", "pathStyle", "createdAt"}
 
 
@@ -28,7 +33,7 @@ def assert_no_secret(text: str):
 
 
 @pytest.fixture(scope="module")
-def storages(hub):
+def storages(hub, s3):
     sdk = hub.sdk()
     made = {}
     r = sdk.create_storage(Storage("s3", StorageProvider.AWS, AWS_KEY_ID, AWS_SECRET, "eu-west-1"))
@@ -37,9 +42,8 @@ def storages(hub):
     made["gcs"] = r
     r = sdk.create_storage(Storage("azure", StorageProvider.AZURE, "account", AZURE_KEY))
     made["azure"] = r
-    r = hub.api("POST", "/v2/storages", json={
-        "name": "rest", "type": "aws", "bucket": "my-bucket", "region": "us-east-1",
-        "credentials": {"accessKeyId": "AKIAREST", "secretAccessKey": REST_SECRET}})
+    # With a bucket, the credentials are tried on it: this one is a real S3 server's.
+    r = hub.api("POST", "/v2/storages", json=s3.storage_body("rest"))
     assert r.status_code == 201, r.text
     made["rest"] = r.json()
     return made
@@ -56,18 +60,37 @@ def test_create_storage_keeps_credentials_inside(hub, storages):
     gcs = storages["gcs"]["data"]["storage"]
     assert (gcs["provider"], gcs["type"], gcs["region"]) == ("GCP", "gcs", "eu-central-1")
     rest = storages["rest"]["data"]["storage"]
-    assert (rest["provider"], rest["type"], rest["bucket"], rest["region"]) == ("AWS", "aws", "my-bucket", "us-east-1")
-    # In the catalog: provider by its REST name, the public part in `config`, credentials in `secret`.
+    assert (rest["provider"], rest["type"], rest["bucket"], rest["region"]) == ("AWS", "aws", BUCKET, "us-east-1")
+    # In the catalog: provider by its REST name, the public part in `config`, the credentials
+    # sealed in `secret` (none of them readable there).
     rows = {r["name"]: r for r in hub.query("SELECT * FROM storages")}
     assert rows["s3"]["id"] == s3["_id"] and rows["s3"]["provider"] == "aws"
     assert json.loads(rows["s3"]["config"]) == {"region": "eu-west-1", "bucket": None}
-    assert json.loads(rows["s3"]["secret"]) == {"publicKey": AWS_KEY_ID, "privateKey": AWS_SECRET}
-    assert json.loads(rows["gcs"]["secret"]) == {"credentials": GCP_KEY}
     assert rows["azure"]["provider"] == "azure"
-    assert json.loads(rows["azure"]["secret"]) == {"publicKey": "account", "privateKey": AZURE_KEY}
-    assert json.loads(rows["rest"]["config"]) == {"region": "us-east-1", "bucket": "my-bucket"}
-    assert json.loads(rows["rest"]["secret"]) == {
-        "credentials": {"accessKeyId": "AKIAREST", "secretAccessKey": REST_SECRET}}
+    assert json.loads(rows["rest"]["config"])["bucket"] == BUCKET
+    for row in rows.values():
+        assert row["secret"].startswith("sealed:v1:")
+        assert_no_secret(row["secret"] + row["config"])
+
+
+def test_credentials_that_do_not_work_are_refused_before_they_are_stored(hub, sdk, s3, storages):
+    before = hub.query("SELECT COUNT(*) AS n FROM storages")[0]["n"]
+    wrong = s3.storage_body("wrong-secret")
+    wrong["credentials"]["secretAccessKey"] = "not-the-secret-key"
+    missing = s3.storage_body("missing-bucket")
+    missing["bucket"] = "no-such-bucket"
+    for body, says in [(wrong, "credentials"), (missing, "no-such-bucket")]:
+        r = hub.api("POST", "/v2/storages", json=body)
+        assert r.status_code == 400, r.text
+        assert says in fail_message(r) and "not-the-secret-key" not in r.text
+    # Their form, through the SDK: an Azure key that is not base64, a GCP key without an RSA key.
+    for storage, says in [(Storage("az-bad", StorageProvider.AZURE, "account", "not base64!"), "base64"),
+                          (Storage("gcp-bad", StorageProvider.GCP, credentials=json.dumps(
+                              {"type": "service_account", "private_key": "nope", "client_email": "a@b"})), "RSA")]:
+        with pytest.raises(Exception) as e:
+            sdk.create_storage(storage)
+        assert says in fail_message(e.value)
+    assert hub.query("SELECT COUNT(*) AS n FROM storages")[0]["n"] == before
 
 
 def test_get_storages(hub, sdk, storages):

@@ -177,6 +177,10 @@ struct ServeArgs {
     /// (refused by default: import files could otherwise read the hub's own network).
     #[arg(long)]
     allow_private_downloads: bool,
+    /// Store new storage integrations without trying their credentials on the bucket (their
+    /// form is still checked): for a hub that signs URLs for buckets it cannot reach itself.
+    #[arg(long)]
+    skip_storage_check: bool,
     /// The longest one uploadLocal download may take, in seconds, retries included.
     #[arg(long, value_name = "SECS", default_value_t = hub::DEFAULT_DOWNLOAD_DEADLINE_SECS,
           value_parser = clap::value_parser!(u64).range(1..))]
@@ -554,6 +558,7 @@ async fn serve(target: &Target, a: ServeArgs) -> anyhow::Result<ExitCode> {
         max_json_bytes: a.max_json_bytes,
         url_ttl_secs: a.url_ttl,
         allow_private_downloads: a.allow_private_downloads,
+        try_storages: !a.skip_storage_check,
         download_deadline_secs: a.download_deadline,
         max_connections: a.max_connections.map(|n| n as usize),
         header_timeout_secs: a.header_timeout,
