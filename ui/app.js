@@ -155,10 +155,9 @@ async function start() {
 
   for (const v of Object.values(views)) await v.init(ctx);
   await api.onHover(({ over }) => $('drop-zone').classList.toggle('hover', over));
+  // Only a drop the Rust side saw lets the app read what was dropped: there is no way in for
+  // paths the page makes up.
   await api.onDrop(({ paths }) => drop(paths));
-  // The route a native drop takes, reachable for automation too (it grants nothing the page
-  // could not already ask for).
-  window.assetdropDrop = drop;
   try {
     await ctx.guard(async () => connected(await api.status()));
     show('upload');

@@ -1,5 +1,6 @@
 //! The commands the page invokes: each deserialises its arguments, makes one core call and
-//! maps the result. `ui/api.js` is the only caller.
+//! maps the result. `ui/api.js` is the only caller. A command that takes a path first asks
+//! [`crate::access`] whether the user handed it over, and reads nothing when not.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -25,6 +26,7 @@ use tauri::{AppHandle, State};
 use tauri_plugin_dialog::DialogExt;
 use tauri_plugin_notification::NotificationExt;
 
+use crate::access::Via;
 use crate::connection::{self, AngoHub, Connection, Mode, Remote, Status};
 use crate::error::{IpcError, Result};
 use crate::files::{self, Added};
@@ -197,10 +199,16 @@ pub async fn assets(
     Ok(AssetPage { items, total })
 }
 
-/// Opens the native file (or folder) chooser; the chosen paths, or none when cancelled.
+/// Opens the native file (or folder) chooser; the chosen paths, or none when cancelled. What the
+/// user chose is allowed from then on.
 #[tauri::command]
-pub async fn pick(app: AppHandle, folders: bool, filter: Option<String>) -> Result<Vec<PathBuf>> {
-    tauri::async_runtime::spawn_blocking(move || {
+pub async fn pick(
+    app: AppHandle,
+    desk: State<'_, Desk>,
+    folders: bool,
+    filter: Option<String>,
+) -> Result<Vec<PathBuf>> {
+    let picked = tauri::async_runtime::spawn_blocking(move || {
         let mut dialog = app.dialog().file();
         if let Some(f) = filter.as_deref() {
             let exts: Vec<&str> = match f {
@@ -222,10 +230,12 @@ pub async fn pick(app: AppHandle, folders: bool, filter: Option<String>) -> Resu
             .unwrap_or_default()
             .into_iter()
             .filter_map(|p| p.into_path().ok())
-            .collect()
+            .collect::<Vec<_>>()
     })
     .await
-    .map_err(|e| IpcError::new(ErrorCode::Internal, e.to_string()))
+    .map_err(|e| IpcError::new(ErrorCode::Internal, e.to_string()))?;
+    desk.access.grant(&picked);
+    Ok(picked)
 }
 
 /// Walks dropped or picked paths and validates every file, sending rows as verdicts arrive.
@@ -237,9 +247,12 @@ pub async fn add_files(
     audio: AudioPolicy,
     rows: Channel<Vec<files::FileRow>>,
 ) -> Result<Added> {
+    desk.access
+        .check_all(paths.iter().map(PathBuf::as_path), Via::Upload)?;
     let job = desk.jobs.start(&job);
     files::add(
         &desk.thumbs,
+        &desk.access,
         paths,
         &ProbeConfig { audio },
         rows,
@@ -275,6 +288,9 @@ pub async fn upload(
     request: UploadRequest,
     events: Channel<UploadEvent>,
 ) -> Result<UploadSummary> {
+    // Before the journal: it names only files that passed, so a resume may use them.
+    desk.access
+        .check_all(request.files.iter().map(|f| f.path.as_path()), Via::Upload)?;
     let job = desk.jobs.start(&request.job);
     // Written before anything is sent, removed when the upload ends: if the app dies in
     // between, the next start offers to resume.
@@ -323,10 +339,12 @@ pub async fn interrupted_upload(desk: State<'_, Desk>) -> Result<Option<Journal>
     Ok(Journal::load(&desk.folders.journal())?)
 }
 
-/// Forgets an interrupted upload.
+/// Forgets an interrupted upload, and with it the leave to read its files.
 #[tauri::command]
 pub async fn discard_interrupted(desk: State<'_, Desk>) -> Result<()> {
-    Ok(Journal::remove(&desk.folders.journal())?)
+    Journal::remove(&desk.folders.journal())?;
+    desk.access.forget_resumable();
+    Ok(())
 }
 
 /// Cancels a running job.
@@ -363,15 +381,17 @@ pub async fn cloud_import(
     request: CloudRequest,
     events: Channel<ImportEvent>,
 ) -> Result<ImportReport> {
-    let job = desk.jobs.start(&request.job);
-    // Pasted text goes through a temp file: the reader streams from files.
+    // Pasted text goes through a temp file of the app's own: the reader streams from files.
     let pasted = match &request.text {
         Some(text) => Some(files::temp_with(text)?),
         None => None,
     };
     let path = match (&pasted, &request.path) {
         (Some(t), _) => t.path().to_path_buf(),
-        (None, Some(p)) => p.clone(),
+        (None, Some(p)) => {
+            desk.access.check(p, Via::CloudList)?;
+            p.clone()
+        }
         (None, None) => {
             return Err(IpcError::new(
                 ErrorCode::InvalidInput,
@@ -379,6 +399,7 @@ pub async fn cloud_import(
             ))
         }
     };
+    let job = desk.jobs.start(&request.job);
     let mut config = ImportConfig::new(request.project);
     config.storage = request.storage.filter(|s| !s.is_empty());
     config.check = request.check_urls.then(|| CheckConfig {
@@ -434,7 +455,12 @@ impl TableRequest {
 
 /// Opens a table: its format, delimiter, sheets, columns and first rows.
 #[tauri::command]
-pub async fn open_table(request: TableRequest, rows: usize) -> Result<files::TableView> {
+pub async fn open_table(
+    desk: State<'_, Desk>,
+    request: TableRequest,
+    rows: usize,
+) -> Result<files::TableView> {
+    desk.access.check(&request.path, Via::Table)?;
     tauri::async_runtime::spawn_blocking(move || -> Result<files::TableView> {
         let sheets = Table::sheets(&request.path)?;
         let table = Table::open(&request.path, &request.options())?;
@@ -452,10 +478,12 @@ pub async fn open_table(request: TableRequest, rows: usize) -> Result<files::Tab
 /// The first rows rendered with a template, for the live preview.
 #[tauri::command]
 pub async fn preview(
+    desk: State<'_, Desk>,
     request: TableRequest,
     config: TemplateConfig,
     rows: usize,
 ) -> Result<Vec<files::PreviewRow>> {
+    desk.access.check(&request.path, Via::Table)?;
     tauri::async_runtime::spawn_blocking(move || -> Result<Vec<files::PreviewRow>> {
         let template = builder::compile(&config)?;
         let items = builder::wire_assets(&request.path, &request.options(), &template)?;
@@ -495,6 +523,7 @@ pub async fn build(
     config: TemplateConfig,
     events: Channel<BuildEvent>,
 ) -> Result<BuildSummary> {
+    desk.access.check(&request.path, Via::Table)?;
     let job = desk.jobs.start(&job);
     let template = Arc::new(builder::compile(&config)?);
     let mut build = BuildConfig::new(project);

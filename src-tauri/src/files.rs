@@ -1,10 +1,10 @@
 //! Shapes the page lists: validated files (with thumbnails served only for files the user
-//! dropped), a table's first rows, rendered previews.
+//! handed over), a table's first rows, rendered previews.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use assetdrop::builder::{RowAsset, RowError, Table};
@@ -15,13 +15,14 @@ use assetdrop::ErrorCode;
 use serde::Serialize;
 use tauri::ipc::Channel;
 
+use crate::access::{Access, Refused, Via};
 use crate::error::{IpcError, Result};
 
 /// Largest image shown as a thumbnail: the page scales it down, so reading more is waste.
 const MAX_THUMB_BYTES: u64 = 32 << 20;
 
-/// Files the page may show as thumbnails, by ID. Nothing else on disk is reachable from the
-/// page.
+/// Files the page may show as thumbnails, by ID: images among the files the user handed over.
+/// The page names an ID, never a path.
 #[derive(Default)]
 pub struct Thumbs {
     next: AtomicU64,
@@ -37,10 +38,19 @@ impl Thumbs {
         id
     }
 
-    /// The bytes and type of an allowed thumbnail.
-    pub fn read(&self, id: u64) -> Option<(Vec<u8>, &'static str)> {
-        let (path, mime) = self.allowed.lock().ok()?.get(&id).cloned()?;
-        Some((fs_err::read(path).ok()?, mime))
+    /// The bytes and type of thumbnail `id`: `None` for an ID never given out or a file that
+    /// cannot be read, a refusal for a file the page may no longer have read.
+    pub fn read(
+        &self,
+        id: u64,
+        access: &Access,
+    ) -> std::result::Result<Option<(Vec<u8>, &'static str)>, Refused> {
+        let found = self.allowed.lock().ok().and_then(|m| m.get(&id).cloned());
+        let Some((path, mime)) = found else {
+            return Ok(None);
+        };
+        access.check(&path, Via::Upload)?;
+        Ok(fs_err::read(path).ok().map(|bytes| (bytes, mime)))
     }
 }
 
@@ -136,17 +146,25 @@ impl EventSink<Validated> for Bundler<'_> {
     }
 }
 
-/// Walks `paths` and validates every file found, sending rows to `channel` as they come.
+/// Walks `paths` and validates every file found, sending rows to `channel` as they come. The
+/// caller has checked `paths`; a file found under them that leads elsewhere (a symbolic link out
+/// of a dropped folder) is listed as failed, unread.
 pub async fn add(
     thumbs: &Thumbs,
+    access: &Arc<Access>,
     paths: Vec<PathBuf>,
     config: &ProbeConfig,
     channel: Channel<Vec<FileRow>>,
     cancel: &CancellationToken,
 ) -> Result<Added> {
-    let plan = tauri::async_runtime::spawn_blocking(move || upload::plan(&paths))
-        .await
-        .map_err(|e| IpcError::new(ErrorCode::Internal, e.to_string()))?;
+    let access = Arc::clone(access);
+    let plan = tauri::async_runtime::spawn_blocking(move || {
+        let mut plan = upload::plan(&paths);
+        access.keep_allowed(&mut plan, Via::Upload);
+        plan
+    })
+    .await
+    .map_err(|e| IpcError::new(ErrorCode::Internal, e.to_string()))?;
     // Every file is listed at once, as "checking"; verdicts replace the rows as they come.
     for chunk in plan.files.chunks(2000) {
         let rows = chunk
@@ -177,7 +195,8 @@ pub async fn add(
     })
 }
 
-/// A temp file holding `text` (removed when dropped).
+/// A temp file holding `text` (removed when dropped). Its path stays on the Rust side, so it
+/// needs no allowing.
 pub fn temp_with(text: &str) -> Result<tempfile::NamedTempFile> {
     let mut f = tempfile::Builder::new().suffix(".json").tempfile()?;
     std::io::Write::write_all(&mut f, text.as_bytes())?;
@@ -268,5 +287,29 @@ impl From<std::result::Result<RowAsset, RowError>> for PreviewRow {
                 error: Some(e.to_string()),
             },
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_thumbnail_is_served_only_while_its_file_is_allowed() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let photo = dir.path().join("photo.png");
+        fs_err::write(&photo, b"\x89PNG pixels").expect("write");
+        let access = Access::default();
+        let thumbs = Thumbs::default();
+        access.grant_resumable([photo.as_path()]);
+        let id = thumbs.allow(&photo, "image/png");
+        assert_eq!(
+            thumbs.read(id, &access).expect("allowed"),
+            Some((b"\x89PNG pixels".to_vec(), "image/png"))
+        );
+        assert_eq!(thumbs.read(id + 1, &access).expect("no file"), None);
+        access.forget_resumable();
+        let refused = thumbs.read(id, &access).expect_err("served after discard");
+        assert_eq!(refused.path, photo);
     }
 }

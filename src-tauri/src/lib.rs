@@ -4,8 +4,10 @@
 //!
 //! Everything here adapts the core library to Tauri: the connection, one command per core
 //! entry point, a job registry for cancellation, and channels for progress. The page
-//! (`ui/`) calls the commands through `ui/api.js` only.
+//! (`ui/`) calls the commands through `ui/api.js` only, and the app reads for it only the files
+//! the user dropped onto the window or chose in its file dialog (`access`).
 
+mod access;
 mod commands;
 mod connection;
 mod error;
@@ -13,8 +15,9 @@ mod files;
 mod jobs;
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
-use assetdrop::upload::HubClient;
+use assetdrop::upload::{HubClient, Journal};
 use serde::Serialize;
 use tauri::http::{header, Response, StatusCode};
 use tauri::{DragDropEvent, Emitter, Manager, WindowEvent};
@@ -29,6 +32,8 @@ pub struct Desk {
     settings: Mutex<Settings>,
     jobs: jobs::Jobs,
     thumbs: files::Thumbs,
+    /// What the user handed over: the only files the page may have the app read.
+    access: Arc<access::Access>,
 }
 
 impl Desk {
@@ -65,18 +70,53 @@ async fn first_connection(
     Ok(Connection::local(folders).await?)
 }
 
+/// `thumb://localhost/<id>`: the image of thumbnail `id`, when its file is still one the user
+/// handed over.
 fn serve_thumb(desk: &Desk, path: &str) -> Response<Vec<u8>> {
-    let found = path
-        .trim_start_matches('/')
-        .parse::<u64>()
-        .ok()
-        .and_then(|id| desk.thumbs.read(id));
-    let builder = Response::builder().header(header::CACHE_CONTROL, "max-age=3600");
+    let found = match path.trim_start_matches('/').parse::<u64>() {
+        Ok(id) => desk.thumbs.read(id, &desk.access),
+        Err(_) => Ok(None),
+    };
     let response = match found {
-        Some((bytes, mime)) => builder.header(header::CONTENT_TYPE, mime).body(bytes),
-        None => builder.status(StatusCode::NOT_FOUND).body(Vec::new()),
+        Ok(Some((bytes, mime))) => Response::builder()
+            .header(header::CACHE_CONTROL, "max-age=3600")
+            .header(header::CONTENT_TYPE, mime)
+            .body(bytes),
+        Ok(None) => Response::builder()
+            .status(StatusCode::NOT_FOUND)
+            .body(Vec::new()),
+        Err(refused) => Response::builder()
+            .status(StatusCode::FORBIDDEN)
+            .header(header::CONTENT_TYPE, "text/plain; charset=utf-8")
+            .body(refused.to_string().into_bytes()),
     };
     response.unwrap_or_else(|_| Response::new(Vec::new()))
+}
+
+/// Tells the page about a drag over the window; a drop first allows what was dropped, from the
+/// window's own event (the page cannot fake one).
+fn on_drag_drop(window: &tauri::Window, drop: &DragDropEvent) {
+    let sent = match drop {
+        DragDropEvent::Drop { paths, .. } => {
+            window.state::<Desk>().access.grant(paths);
+            window
+                .emit(
+                    "files-dropped",
+                    Dropped {
+                        paths: paths.clone(),
+                    },
+                )
+                .and_then(|()| window.emit("drag-hover", Hovering { over: false }))
+        }
+        DragDropEvent::Enter { .. } | DragDropEvent::Over { .. } => {
+            window.emit("drag-hover", Hovering { over: true })
+        }
+        DragDropEvent::Leave => window.emit("drag-hover", Hovering { over: false }),
+        _ => Ok(()),
+    };
+    if let Err(e) = sent {
+        eprintln!("assetdrop: cannot tell the page about a drop: {e}");
+    }
 }
 
 /// Runs the app until its window closes.
@@ -91,12 +131,19 @@ fn try_run() -> anyhow::Result<()> {
     let folders = Folders::from_env()?;
     let mut settings = folders.load();
     let conn = tauri::async_runtime::block_on(first_connection(&folders, &mut settings))?;
+    let access = Arc::new(access::Access::default());
+    // An upload the last run did not finish may be resumed: its files were allowed then. A
+    // journal that cannot be read allows nothing (`interrupted_upload` reports it).
+    if let Ok(Some(journal)) = Journal::load(&folders.journal()) {
+        access.grant_resumable(journal.files.iter().map(|f| f.path.as_path()));
+    }
     let desk = Desk {
         conn: RwLock::new(conn),
         folders,
         settings: Mutex::new(settings),
         jobs: jobs::Jobs::default(),
         thumbs: files::Thumbs::default(),
+        access,
     };
     tauri::Builder::default()
         .plugin(tauri_plugin_dialog::init())
@@ -108,24 +155,7 @@ fn try_run() -> anyhow::Result<()> {
         })
         .on_window_event(|window, event| {
             if let WindowEvent::DragDrop(drop) = event {
-                let sent = match drop {
-                    DragDropEvent::Drop { paths, .. } => window
-                        .emit(
-                            "files-dropped",
-                            Dropped {
-                                paths: paths.clone(),
-                            },
-                        )
-                        .and_then(|()| window.emit("drag-hover", Hovering { over: false })),
-                    DragDropEvent::Enter { .. } | DragDropEvent::Over { .. } => {
-                        window.emit("drag-hover", Hovering { over: true })
-                    }
-                    DragDropEvent::Leave => window.emit("drag-hover", Hovering { over: false }),
-                    _ => Ok(()),
-                };
-                if let Err(e) = sent {
-                    eprintln!("assetdrop: cannot tell the page about a drop: {e}");
-                }
+                on_drag_drop(window, drop);
             }
         })
         .invoke_handler(tauri::generate_handler![

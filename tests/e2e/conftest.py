@@ -170,11 +170,41 @@ class App:
         self.driver.save_screenshot(str(path))
         return path
 
-    def emit_drop(self, paths: list[Path]):
-        """The page's side of a drop: what the native drop event calls."""
-        self.driver.execute_script(
-            "window.assetdropDrop(arguments[0])",
-            [str(p) for p in paths],
+    def drop(self, paths: list[Path], onto: str = "drop-zone"):
+        """Drags `paths` from another X client and drops them on the element `onto` (a real OS
+        drop, the only kind that lets the app read what was dropped). The view on screen gets
+        them: the drop zone in Upload, `cloud-source` in Cloud import, `builder-source` in the
+        asset builder."""
+        target = self.rect(onto)
+        assert target["w"] > 0 and target["h"] > 0, f"{onto} is not on screen"
+        real_drag(self.display, paths, target)
+
+    def invoke(self, command: str, args: dict) -> dict:
+        """Calls an app command from page script, as any script in the page could: `{"ok": answer}`
+        or `{"err": {code, message}}`, and `heard`, what its channels sent. An argument given
+        as the string "channel" becomes a channel."""
+        return self.driver.execute_async_script(
+            """
+            const [command, args, done] = arguments;
+            const { invoke, Channel } = window.__TAURI__.core;
+            const heard = [];
+            const channel = () => { const c = new Channel(); c.onmessage = (m) => heard.push(m); return c; };
+            const real = Object.fromEntries(Object.entries(args).map(([k, v]) => [k, v === 'channel' ? channel() : v]));
+            invoke(command, real).then(
+              (ok) => setTimeout(() => done({ ok, heard }), 200),
+              (err) => setTimeout(() => done({ err, heard }), 200));
+            """,
+            command,
+            args,
+        )
+
+    def thumb_loads(self, url: str) -> int:
+        """The width of the image at `url` as the page loads it (the `thumb` protocol), -1 when
+        it does not load."""
+        return self.driver.execute_async_script(
+            "const [src, done] = arguments; const i = new Image();"
+            "i.onload = () => done(i.naturalWidth); i.onerror = () => done(-1); i.src = src;",
+            url,
         )
 
     def rect(self, testid: str) -> dict:

@@ -8,6 +8,7 @@ import http.server
 import json
 import os
 import re
+import secrets
 import sqlite3
 import stat
 import subprocess
@@ -198,7 +199,7 @@ def test_ten_thousand_files_stay_responsive(app: App, tmp_path: Path):
     folder.mkdir()
     for i in range(10_000):
         (folder / f"note-{i:05}.txt").write_text(f"note {i}\n")
-    app.emit_drop([folder])
+    app.drop([folder])
     # The page answers while validation runs.
     answers = []
     def count_text() -> str:
@@ -309,7 +310,7 @@ def test_remote_hub_failure_then_retry(app: App, remote_hub, tmp_path: Path):
     small, big = tmp_path / "small.txt", tmp_path / "big.txt"
     small.write_text("a" * 100)
     big.write_text("b" * 10_000)
-    app.emit_drop([small, big])
+    app.drop([small, big])
     app.wait_text("file-count", "2 files")
     app.wait(lambda: app.tid("upload-start").is_enabled())
     app.tid("upload-start").click()
@@ -467,7 +468,7 @@ def test_cloud_import_is_checked_before_importing(app: App, web: str, tmp_path: 
     listing = tmp_path / "import.json"
     listing.write_text("[\n" + ",\n".join(json.dumps(e) for e in entries) + "\n]\n")
     app.show("cloud")
-    app.emit_drop([listing])
+    app.drop([listing], onto="cloud-source")
     # The list's URLs are on this computer: not checked until asked, and nothing importable.
     app.wait(lambda: len(app.tids("cloud-problem")) >= 4, 60)
     codes = sorted(p.get_attribute("data-code") for p in app.tids("cloud-problem"))
@@ -513,7 +514,7 @@ def test_asset_builder_preview_save_and_build(app: App, tmp_path: Path):
         "p3;Alan Turing;https://example.com/alan.jpg;red\n"
     )
     app.show("builder")
-    app.emit_drop([table])
+    app.drop([table], onto="builder-source")
     app.wait(lambda: len(app.tids("builder-column")) == 4)
     assert 'delimiter ";"' in app.tid("builder-source").get_attribute("textContent")
     cols = {c.get_attribute("data-column"): c for c in app.tids("builder-column")}
@@ -597,7 +598,7 @@ def test_dropping_the_same_files_again_skips_them(app: App, tmp_path: Path):
         f = tmp_path / f"page-{i}.md"
         f.write_text(f"# page {i}\n")
         files.append(f)
-    app.emit_drop(files)
+    app.drop(files)
     app.wait(lambda: app.tid("upload-start").is_enabled())
     app.tid("upload-start").click()
     app.wait_text("upload-summary", "3 uploaded")
@@ -608,7 +609,7 @@ def test_dropping_the_same_files_again_skips_them(app: App, tmp_path: Path):
     renamed.write_text("# page 0\n")
     new = tmp_path / "new.md"
     new.write_text("# new\n")
-    app.emit_drop([*files[1:], renamed, new])
+    app.drop([*files[1:], renamed, new])
     app.wait(lambda: app.tid("upload-start").is_enabled())
     app.tid("upload-start").click()
     summary = app.wait_text("upload-summary", "1 uploaded")
@@ -644,7 +645,7 @@ def test_an_upload_killed_midway_is_offered_again_and_ends_with_every_file_once(
     root, config = tmp_path / "root", tmp_path / "config"
     first = App(display, root, config)
     try:
-        first.emit_drop([folder])
+        first.drop([folder])
         first.wait(lambda: first.tid("upload-start").is_enabled(), 120)
         first.tid("upload-start").click()
         first.wait(lambda: re.search(r"· [1-9]\d* of 3000 files", first.tid("overall-text").text.replace(",", "")), 120)
@@ -675,3 +676,106 @@ def test_an_upload_killed_midway_is_offered_again_and_ends_with_every_file_once(
         assert not (config / "upload-journal.json").exists()
     finally:
         second.close()
+
+
+def test_page_script_cannot_make_the_app_read_files_it_was_not_handed(app: App, tmp_path: Path):
+    """A script running in the page (an asset name or a template that got script in) calls the
+    app's commands itself with files the user never handed over: each command refuses, naming
+    the file and how to hand it over, and nothing is read, listed, thumbnailed or imported. Once
+    the user drops the folder onto the window, the same files are accepted, while a symbolic link
+    or `..` out of it and any other file are still refused."""
+    token = f"s3cret-{secrets.token_hex(6)}"
+    given = tmp_path / "given"
+    (given / "sub").mkdir(parents=True)
+    png = given / "secret.png"
+    png.write_bytes((Path(__file__).resolve().parent.parent.parent / "src-tauri" / "icons" / "icon.png").read_bytes())
+    table = given / "secret.csv"
+    table.write_text(f"id,secret\nk1,{token}\n")
+    listing = given / "secret.json"
+    listing.write_text(json.dumps([{"data": f"https://example.com/{token}.png", "externalId": token}]))
+    outside = tmp_path / "outside.txt"
+    outside.write_text(f"{token}\n")
+    (given / "sub" / "leak.txt").symlink_to(outside)
+    project = app.tid("project-select").get_attribute("value")
+    assert project
+
+    config = {"name": "t", "template": "<p>{{secret}}</p>", "selectedExternalId": "id",
+              "dataConfig": {"id": {"type": "text"}, "secret": {"type": "text", "includeInExport": True}}}
+
+    def table_request(p) -> dict:
+        return {"path": str(p), "delimiter": None, "sheet": None}
+
+    def calls(p) -> dict[str, dict]:
+        """Every command that takes a path, asked to work on `p`."""
+        return {
+            "add_files": {"job": "x-add", "paths": [str(p)], "audio": "reject", "rows": "channel"},
+            "upload": {"request": {"job": "x-up", "project": project, "audio": "reject", "skipExisting": False,
+                                   "files": [{"path": str(p), "externalId": "stolen", "size": 4}]},
+                       "events": "channel"},
+            "open_table": {"request": table_request(p), "rows": 20},
+            "preview": {"request": table_request(p), "config": config, "rows": 3},
+            "build": {"job": "x-build", "project": project, "request": table_request(p), "config": config,
+                      "events": "channel"},
+            "cloud_import": {"request": {"job": "x-cloud", "project": project, "path": str(p), "text": None,
+                                         "storage": None, "checkUrls": False, "skipBad": True,
+                                         "skipDuplicates": False, "createBatches": False, "dryRun": False},
+                             "events": "channel"},
+        }
+
+    def assert_refused(p, why: str):
+        for command, args in calls(p).items():
+            got = app.invoke(command, args)
+            assert "err" in got, (command, str(p), got)
+            message = got["err"]["message"]
+            assert message.startswith(f"refused {p}:"), (command, message)
+            assert why in message, (command, message)
+            assert "To use it, drop it onto the window" in message, (command, message)
+            answer = json.dumps(got)
+            assert token not in answer and "root:x:0:0" not in answer, (command, answer)
+            assert got["heard"] == [], (command, got["heard"])
+
+    never_dropped = "not dropped onto the window or chosen in the app's file dialog"
+    for p in (png, table, listing, outside, Path("/etc/passwd")):
+        assert_refused(p, never_dropped)
+    relative = app.invoke("add_files", calls("../../../../etc/passwd")["add_files"])
+    assert "not an absolute path" in relative["err"]["message"], relative
+    # No thumbnail was handed out, and a path is no thumbnail.
+    for url in [*(f"thumb://localhost/{i}" for i in range(10)), f"thumb://localhost/{png}",
+                "thumb://localhost/%2Fetc%2Fpasswd"]:
+        assert app.thumb_loads(url) == -1, url
+    # Nothing reached the hub, not even the journal of an upload.
+    assert app.assets() == []
+    assert not (app.config / "upload-journal.json").exists()
+    assert app.tid("file-count").text == "No files yet"
+
+    # The user drops the folder: its files are listed; the link out of it is not read.
+    app.drop([given])
+    app.wait_text("file-count", "3 files")
+    app.wait(lambda: "leak.txt" in app.banner())
+    assert "a symbolic link or “..” leads out of" in app.banner()
+    assert token not in app.banner()
+
+    got = app.invoke("add_files", calls(png)["add_files"])
+    assert got["ok"]["files"] == 1, got
+    thumbs = [r["thumb"] for rows in got["heard"] for r in rows if r.get("thumb")]
+    assert thumbs and app.thumb_loads(thumbs[-1]) == 128, thumbs
+    got = app.invoke("open_table", calls(table)["open_table"])
+    assert got["ok"]["columns"] == ["id", "secret"] and got["ok"]["rows"][0]["cells"] == ["k1", token], got
+    got = app.invoke("preview", calls(table)["preview"])
+    assert token in got["ok"][0]["asset"]["data"], got
+    got = app.invoke("cloud_import", {**calls(listing)["cloud_import"],
+                                      "request": {**calls(listing)["cloud_import"]["request"], "dryRun": True}})
+    assert got["ok"]["summary"]["valid"] == 1, got
+    got = app.invoke("build", calls(table)["build"])
+    assert got["ok"]["registered"] == 1, got
+    upload = calls(png)["upload"]
+    upload["request"]["files"][0] = {"path": str(png), "externalId": "secret.png", "size": png.stat().st_size}
+    got = app.invoke("upload", upload)
+    assert [u["externalId"] for u in got["ok"]["uploaded"]] == ["secret.png"], got
+
+    # Still refused: what the drop did not include, and the ways out of the folder.
+    assert_refused(outside, never_dropped)
+    assert_refused(given / ".." / "outside.txt", never_dropped)
+    assert_refused(given / "sub" / "leak.txt", "a symbolic link or “..” leads out of")
+    assert_refused(Path("/etc/passwd"), never_dropped)
+    assert sorted(a["external_id"] for a in app.assets()) == ["k1", "secret.png"]
