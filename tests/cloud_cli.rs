@@ -226,6 +226,133 @@ fn bad_entries_stop_the_import_unless_skipped_and_reruns_add_nothing() {
 }
 
 #[test]
+fn a_rerun_names_the_first_entries_already_there_and_counts_the_rest() {
+    let root = tempfile::tempdir().expect("tempdir");
+    let hub = ServeProcess::start(root.path(), "k-rerun", &[]);
+    let (_, p) = run(&hub, &["project", "create", "Again"]);
+    let project = p["_id"].as_str().expect("id").to_owned();
+    let n = 300;
+    let entries: Vec<Value> = (0..n)
+        .map(|i| json!({"data": format!("https://example.com/img/{i}.jpg"), "externalId": format!("img-{i}.jpg")}))
+        .collect();
+    let file = root.path().join("many.json");
+    std::fs::write(&file, serde_json::to_string(&entries).expect("json")).expect("write");
+    let f = file.to_str().expect("utf8");
+    let import = ["cloud", "import", f, "--project", &project];
+
+    let (code, report) = run(&hub, &import);
+    assert_eq!(code, 0, "{report}");
+    assert_eq!(
+        (
+            report["created"].as_u64(),
+            report["problems"].as_array().map(Vec::len)
+        ),
+        (Some(n), Some(0))
+    );
+    assert_eq!(report["summarised"], json!([]));
+
+    // Again: every entry is already there. The report names 20 and counts the rest, in JSON ...
+    let (code, report) = run(&hub, &import);
+    assert_eq!(code, 0, "warnings only: {report}");
+    assert_eq!(
+        (report["imported"].as_u64(), report["created"].as_u64()),
+        (Some(n), Some(0))
+    );
+    let named = codes(&report);
+    assert_eq!(named.len(), 20, "{report}");
+    assert!(named
+        .iter()
+        .enumerate()
+        .all(|(i, (index, code))| *index == Some(i as u64) && code == "existing-external-id"));
+    assert_eq!(
+        report["summarised"],
+        json!([{"code": "existing-external-id", "severity": "warning", "total": n, "named": 20}])
+    );
+    assert_eq!(report["summary"]["warnings"], n);
+
+    // ... and as text, where --report writes every problem to a file, one JSON object a line.
+    let every = root.path().join("problems.jsonl");
+    let out = Command::new(bin())
+        .args(["--hub", &hub.url, "--api-key", &hub.key])
+        .args(import)
+        .args(["--report", every.to_str().expect("utf8")])
+        .output()
+        .expect("run assetdrop");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 20 + 2, "{text}");
+    assert!(
+        lines[..20]
+            .iter()
+            .all(|l| l.contains("[existing-external-id]")),
+        "{text}"
+    );
+    assert!(
+        lines[20].ends_with(&format!(
+            "{n} entries already in the project (their externalId is taken: existing-external-id warnings); the first 20 are named above, every one is in {}",
+            every.display()
+        )),
+        "{text}"
+    );
+    assert!(
+        lines[21].starts_with(&format!("{n} assets imported (0 new)")),
+        "{text}"
+    );
+    let written = std::fs::read_to_string(&every).expect("problem report");
+    let problems: Vec<Value> = written
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("a JSON object a line"))
+        .collect();
+    assert_eq!(problems.len(), n as usize);
+    assert!(problems.iter().enumerate().all(|(i, p)| p["index"] == i
+        && p["code"] == "existing-external-id"
+        && p["line"].as_u64().is_some()
+        && p["message"]
+            .as_str()
+            .is_some_and(|m| m.contains(&format!("img-{i}.jpg")))));
+
+    // Errors are summarised the same way, and still stop the import.
+    let bad: Vec<Value> = (0..100)
+        .map(|i| json!({"data": format!("https://example.com/a b {i}.jpg"), "externalId": format!("bad-{i}")}))
+        .collect();
+    let bad_file = root.path().join("bad.json");
+    std::fs::write(&bad_file, serde_json::to_string(&bad).expect("json")).expect("write");
+    let (code, report) = run(
+        &hub,
+        &[
+            "cloud",
+            "import",
+            bad_file.to_str().expect("utf8"),
+            "--project",
+            &project,
+        ],
+    );
+    assert_eq!(code, 1, "{report}");
+    assert_eq!(report["imported"], 0);
+    assert_eq!(codes(&report).len(), 20);
+    assert_eq!(
+        report["summarised"],
+        json!([{"code": "url-not-encoded", "severity": "error", "total": 100, "named": 20}])
+    );
+    let out = Command::new(bin())
+        .args(["--hub", &hub.url, "--api-key", &hub.key])
+        .args([
+            "cloud",
+            "import",
+            bad_file.to_str().expect("utf8"),
+            "--project",
+            &project,
+        ])
+        .output()
+        .expect("run assetdrop");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("100 url-not-encoded errors; the first 20 are named above, --report FILE writes every one"), "{text}");
+    assert!(text.contains("nothing imported: 100 errors"), "{text}");
+    assert_eq!(total(&hub, &project), n);
+}
+
+#[test]
 fn checks_find_unreachable_urls_before_importing() {
     let root = tempfile::tempdir().expect("tempdir");
     let hub = ServeProcess::start(root.path(), "k-check", &[]);

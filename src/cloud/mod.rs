@@ -34,10 +34,13 @@ pub use asset::{
     Attachment, AttachmentKind, Classification, CloudAsset, Data, EditorType, Metadata,
 };
 pub use check::{CheckConfig, CheckReport, Checker, Target};
-pub use import::{import, import_with_events, ImportConfig, ImportEvent, ImportReport, Phase};
+pub use import::{
+    import, import_reporting, import_with_events, ImportConfig, ImportEvent, ImportReport, Phase,
+    Summarised, DEFAULT_PROBLEMS_PER_CODE,
+};
 pub use reader::{
-    read_path, CloudReader, DuplicatePolicy, Entry, ReadConfig, ReadReport, ReadSummary,
-    DEFAULT_MAX_DEPTH, DEFAULT_MAX_ENTRY_BYTES,
+    read_path, CloudReader, DuplicatePolicy, Entry, ExternalIds, ReadConfig, ReadReport,
+    ReadSummary, DEFAULT_MAX_DEPTH, DEFAULT_MAX_ENTRY_BYTES,
 };
 pub use rules::{expected_kind, fix_url, Plus};
 

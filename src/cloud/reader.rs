@@ -1,10 +1,11 @@
 //! [`CloudReader`]: the scanner's entries parsed one at a time into [`Entry`]s — the asset when
 //! the entry is good, and every problem either way — with duplicate `externalId`s caught within
-//! the file and against the project's existing ones.
+//! the file and against the project's existing ones ([`ExternalIds`]).
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::io::Read;
 use std::path::Path;
+use std::sync::Arc;
 
 use serde::Serialize;
 use serde_json::Value;
@@ -44,7 +45,8 @@ pub struct ReadConfig {
     pub duplicates: DuplicatePolicy,
     /// External IDs the project already has (the caller lists them); an entry with one of
     /// them is reported as `existing-external-id` and handled by [`ReadConfig::duplicates`].
-    pub existing_ids: HashSet<String>,
+    /// Shared, so readers of the same file over several passes hold one copy.
+    pub existing_ids: Arc<ExternalIds>,
     /// Percent-encode URLs that need it and import them (a warning), instead of refusing them.
     pub fix_urls: bool,
     /// Largest entry, in bytes of JSON text.
@@ -58,7 +60,7 @@ impl Default for ReadConfig {
     fn default() -> Self {
         Self {
             duplicates: DuplicatePolicy::Warn,
-            existing_ids: HashSet::new(),
+            existing_ids: Arc::default(),
             fix_urls: false,
             max_entry_bytes: DEFAULT_MAX_ENTRY_BYTES,
             max_depth: DEFAULT_MAX_DEPTH,
@@ -72,9 +74,16 @@ impl ReadConfig {
     pub fn with_existing_ids<I, S>(mut self, ids: I) -> Self
     where
         I: IntoIterator<Item = S>,
-        S: Into<String>,
+        S: AsRef<str>,
     {
-        self.existing_ids.extend(ids.into_iter().map(Into::into));
+        Arc::make_mut(&mut self.existing_ids).extend(ids);
+        self
+    }
+
+    /// The same settings, checking against a set of existing external IDs shared with others.
+    #[must_use]
+    pub fn with_existing(mut self, ids: Arc<ExternalIds>) -> Self {
+        self.existing_ids = ids;
         self
     }
 
@@ -83,6 +92,101 @@ impl ReadConfig {
     pub fn with_duplicates(mut self, policy: DuplicatePolicy) -> Self {
         self.duplicates = policy;
         self
+    }
+}
+
+/// The 16-byte fingerprint of an external ID: the start of its BLAKE3 hash. Two different IDs
+/// share one with a chance of 2⁻¹²⁸; among a million IDs the chance that any two do is below
+/// 10⁻²⁷, so sets of fingerprints stand in for sets of IDs at 16 bytes an ID, however long.
+pub(crate) fn fingerprint(id: &str) -> u128 {
+    let mut first = [0u8; 16];
+    first.copy_from_slice(&blake3::hash(id.as_bytes()).as_bytes()[..16]);
+    u128::from_le_bytes(first)
+}
+
+/// A set of external IDs, such as those a project already has, kept as 16-byte fingerprints
+/// (a million IDs take 16 MB whatever their length) in sorted order, with a directory by the
+/// leading bits so that a lookup searches about ten of them.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ExternalIds {
+    /// Sorted, no repeats.
+    sorted: Vec<u128>,
+    /// `starts[b]..starts[b + 1]`: where the fingerprints whose leading `bits` bits are `b` lie.
+    starts: Vec<usize>,
+    bits: u32,
+}
+
+impl ExternalIds {
+    /// An empty set.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The set of these fingerprints, in any order, repeats allowed.
+    pub(crate) fn from_fingerprints(mut sorted: Vec<u128>) -> Self {
+        sorted.sort_unstable();
+        sorted.dedup();
+        // About eight fingerprints per directory slot, at most 2²⁰ slots.
+        let bits = (usize::BITS - (sorted.len() / 8).leading_zeros()).min(20);
+        let mut starts = vec![0usize; (1 << bits) + 1];
+        for &f in &sorted {
+            starts[Self::slot(f, bits) + 1] += 1;
+        }
+        for i in 1..starts.len() {
+            starts[i] += starts[i - 1];
+        }
+        Self {
+            sorted,
+            starts,
+            bits,
+        }
+    }
+
+    fn slot(f: u128, bits: u32) -> usize {
+        if bits == 0 {
+            0
+        } else {
+            (f >> (128 - bits)) as usize
+        }
+    }
+
+    /// How many IDs.
+    pub fn len(&self) -> usize {
+        self.sorted.len()
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.sorted.is_empty()
+    }
+
+    /// Whether `id` is one of them.
+    pub fn contains(&self, id: &str) -> bool {
+        self.contains_fingerprint(fingerprint(id))
+    }
+
+    fn contains_fingerprint(&self, f: u128) -> bool {
+        let slot = Self::slot(f, self.bits);
+        match (self.starts.get(slot), self.starts.get(slot + 1)) {
+            (Some(&from), Some(&to)) => self.sorted[from..to].binary_search(&f).is_ok(),
+            _ => false,
+        }
+    }
+}
+
+impl<S: AsRef<str>> Extend<S> for ExternalIds {
+    fn extend<I: IntoIterator<Item = S>>(&mut self, ids: I) {
+        let mut all = std::mem::take(&mut self.sorted);
+        all.extend(ids.into_iter().map(|id| fingerprint(id.as_ref())));
+        *self = Self::from_fingerprints(all);
+    }
+}
+
+impl<S: AsRef<str>> FromIterator<S> for ExternalIds {
+    fn from_iter<I: IntoIterator<Item = S>>(ids: I) -> Self {
+        let mut set = Self::new();
+        set.extend(ids);
+        set
     }
 }
 
@@ -133,9 +237,10 @@ pub struct ReadSummary {
 pub struct CloudReader<R> {
     scanner: Scanner<Utf8Reader<R>>,
     config: ReadConfig,
-    /// External IDs of the entries that gave assets, with the first entry's index. Kept as
-    /// whole strings, not hashes: a false "duplicate" would skip a real asset.
-    seen: HashMap<Box<str>, usize>,
+    /// External IDs of the entries that gave assets, as fingerprints (see [`ExternalIds`]: a
+    /// false "duplicate" would skip a real asset, and at 128 bits none is to be expected), with
+    /// the first entry's index (`u32::MAX` past that): 20 bytes an ID, not the ID itself.
+    seen: HashMap<[u8; 16], u32>,
     summary: ReadSummary,
 }
 
@@ -319,13 +424,14 @@ fn push_at(sink: &mut Sink, p: Pos, code: ProblemCode, message: String) {
 
 /// Records the ID and reports a repeat; returns whether the asset is kept.
 fn duplicates(
-    seen: &mut HashMap<Box<str>, usize>,
+    seen: &mut HashMap<[u8; 16], u32>,
     config: &ReadConfig,
     index: usize,
     id: &str,
     sink: &mut Sink,
 ) -> bool {
-    let (code, what) = if config.existing_ids.contains(id) {
+    let f = fingerprint(id);
+    let (code, what) = if config.existing_ids.contains_fingerprint(f) {
         (
             ProblemCode::ExistingExternalId,
             format!(
@@ -333,13 +439,18 @@ fn duplicates(
                 quoted(id)
             ),
         )
-    } else if let Some(first) = seen.get(id) {
+    } else if let Some(&first) = seen.get(&f.to_le_bytes()) {
+        let which = if first == u32::MAX {
+            "an earlier entry".to_owned()
+        } else {
+            format!("entry {first}")
+        };
         (
             ProblemCode::DuplicateExternalId,
-            format!("entry {first} already has externalId {}", quoted(id)),
+            format!("{which} already has externalId {}", quoted(id)),
         )
     } else {
-        seen.insert(id.into(), index);
+        seen.insert(f.to_le_bytes(), u32::try_from(index).unwrap_or(u32::MAX));
         return true;
     };
     let (severity, keep, outcome) = match config.duplicates {
@@ -457,6 +568,39 @@ mod tests {
         let (entries, summary) = read(input, config.with_duplicates(DuplicatePolicy::Error));
         assert!(entries[1].has_errors() && !entries[1].skipped);
         assert_eq!((summary.valid, summary.invalid), (1, 2));
+    }
+
+    #[test]
+    fn external_id_sets_hold_exactly_their_ids() {
+        let empty = ExternalIds::new();
+        assert!(empty.is_empty() && !empty.contains("") && !empty.contains("a"));
+        for n in [1usize, 7, 8, 9, 1000, 50_000] {
+            let ids: ExternalIds = (0..n)
+                .map(|i| format!("img-{i}.jpg"))
+                .chain(["img-0.jpg".to_owned()])
+                .collect();
+            assert_eq!(ids.len(), n, "repeats are held once");
+            assert!((0..n).all(|i| ids.contains(&format!("img-{i}.jpg"))));
+            assert!(!(n..n + 1000).any(|i| ids.contains(&format!("img-{i}.jpg"))));
+            assert!(!ids.contains("") && !ids.contains("IMG-0.jpg"));
+        }
+        let mut grown: ExternalIds = ["a", "b"].into_iter().collect();
+        grown.extend(["c", "a"]);
+        assert_eq!(grown.len(), 3);
+        assert!(["a", "b", "c"].iter().all(|id| grown.contains(id)));
+    }
+
+    #[test]
+    fn readers_share_one_set_of_existing_ids() {
+        let ids = Arc::new(ExternalIds::from_iter(["old"]));
+        let config = ReadConfig::default().with_existing(Arc::clone(&ids));
+        let copy = config.clone();
+        assert!(Arc::ptr_eq(&config.existing_ids, &copy.existing_ids));
+        let (entries, _) = read(
+            r#"[{"data": "https://h/1.jpg", "externalId": "old"}]"#,
+            copy,
+        );
+        assert_eq!(codes(&entries[0]), ["existing-external-id"]);
     }
 
     #[test]

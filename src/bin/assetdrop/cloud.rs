@@ -1,11 +1,14 @@
 //! `assetdrop cloud import`: a JSON list of assets that live elsewhere, checked and registered
 //! by reference (nothing is copied).
 
+use std::io::{BufWriter, Write as _};
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Mutex;
 
 use anyhow::bail;
-use assetdrop::cloud::{self, CheckConfig, DuplicatePolicy, ImportConfig, Severity};
+use assetdrop::cloud::{self, CheckConfig, DuplicatePolicy, ImportConfig, Problem};
+use assetdrop::progress::{Discard, EventSink};
 use assetdrop::upload::CancellationToken;
 use clap::Args;
 
@@ -49,6 +52,60 @@ pub struct CloudImportArgs {
     /// Task priority, -1000..1000.
     #[arg(long, default_value_t = 0, allow_hyphen_values = true, value_parser = clap::value_parser!(i64).range(-1000..=1000))]
     priority: i64,
+    /// Write every problem to FILE as it is found, one JSON object a line (the printed report
+    /// names the first 20 of each kind and counts the rest).
+    #[arg(long, value_name = "FILE")]
+    report: Option<PathBuf>,
+}
+
+/// Every problem of an import, one JSON object a line, written as it comes; the first write
+/// error is kept for the end and stops further writes.
+struct ProblemFile {
+    out: Mutex<(BufWriter<fs_err::File>, Option<std::io::Error>)>,
+}
+
+impl ProblemFile {
+    fn create(path: &std::path::Path) -> anyhow::Result<Self> {
+        let file = fs_err::File::create(path).map_err(|e| {
+            anyhow::anyhow!("{e}; check that the folder exists and is writable, or choose another --report file")
+        })?;
+        Ok(Self {
+            out: Mutex::new((BufWriter::new(file), None)),
+        })
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, (BufWriter<fs_err::File>, Option<std::io::Error>)> {
+        self.out
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn finish(&self, path: &std::path::Path) -> anyhow::Result<()> {
+        let mut out = self.lock();
+        let flushed = out.0.flush();
+        match out.1.take().map_or(flushed, Err) {
+            Ok(()) => Ok(()),
+            Err(e) => bail!(
+                "cannot write the problem report {}: {e}; check that its disk has room, or choose another --report file",
+                crate::render::shown(path)
+            ),
+        }
+    }
+}
+
+impl EventSink<Problem> for ProblemFile {
+    fn send(&self, problem: Problem) {
+        let mut out = self.lock();
+        if out.1.is_some() {
+            return;
+        }
+        let written = serde_json::to_writer(&mut out.0, &problem)
+            .map_err(std::io::Error::from)
+            .and_then(|()| out.0.write_all(b"\n"));
+        if let Err(e) = written {
+            out.1 = Some(e);
+        }
+    }
 }
 
 pub async fn import(s: &Session, a: CloudImportArgs, json_out: bool) -> anyhow::Result<ExitCode> {
@@ -82,24 +139,36 @@ pub async fn import(s: &Session, a: CloudImportArgs, json_out: bool) -> anyhow::
             on_ctrl_c.cancel();
         }
     });
-    let report = cloud::import(&s.client, &a.file, &config, &cancel)
-        .await
-        .map_err(crate::flag_hints)?;
+    let problem_file = a.report.as_deref().map(ProblemFile::create).transpose()?;
+    let report = cloud::import_reporting(
+        &s.client,
+        &a.file,
+        &config,
+        &Discard,
+        problem_file
+            .as_ref()
+            .map_or(&Discard as &dyn EventSink<Problem>, |f| f),
+        &cancel,
+    )
+    .await
+    .map_err(crate::flag_hints)?;
+    if let (Some(f), Some(path)) = (&problem_file, &a.report) {
+        f.finish(path)?;
+    }
     if json_out {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
+        let file = crate::render::shown(&a.file);
         for p in &report.problems {
+            println!("{file}: {}", crate::render::printable(&p.to_string()));
+        }
+        for s in &report.summarised {
             println!(
-                "{}: {}",
-                crate::render::shown(&a.file),
-                crate::render::printable(&p.to_string())
+                "{file}: {}",
+                crate::render::summarised(s, a.report.as_deref())
             );
         }
-        let errors = report
-            .problems
-            .iter()
-            .filter(|p| p.severity == Severity::Error)
-            .count();
+        let errors = report.errors();
         if report.dry_run {
             println!(
                 "dry run: {} entries, {} valid, {errors} errors; nothing imported",

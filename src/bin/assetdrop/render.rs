@@ -169,6 +169,38 @@ pub fn upload_summary(s: &UploadSummary, project: &str) -> String {
     out
 }
 
+/// One line for the problems of one kind that a cloud-import report counts beyond those it
+/// names, e.g. "300000 entries already in the project (existing-external-id warnings); the first
+/// 20 are named above, --report FILE writes every one".
+pub fn summarised(s: &assetdrop::cloud::Summarised, report: Option<&std::path::Path>) -> String {
+    use assetdrop::cloud::{ProblemCode, Severity};
+    let kind = match s.severity {
+        Severity::Error => "errors",
+        Severity::Warning => "warnings",
+    };
+    let what = match s.code {
+        ProblemCode::ExistingExternalId => format!(
+            "{} entries already in the project (their externalId is taken: {} {kind})",
+            s.total, s.code
+        ),
+        ProblemCode::DuplicateExternalId => format!(
+            "{} entries repeat the externalId of an earlier entry ({} {kind})",
+            s.total, s.code
+        ),
+        code => format!("{} {code} {kind}", s.total),
+    };
+    let named = match s.named {
+        0 => "none is named".to_owned(),
+        1 => "the first is named above".to_owned(),
+        n => format!("the first {n} are named above"),
+    };
+    let all = match report {
+        Some(path) => format!("every one is in {}", shown(path)),
+        None => "--report FILE writes every one".to_owned(),
+    };
+    format!("{what}; {named}, {all}")
+}
+
 fn plural(n: usize, what: &str) -> String {
     if n == 1 {
         format!("1 {what}")
