@@ -1445,3 +1445,113 @@ fn a_hub_with_few_file_descriptors_outlives_more_slow_sockets_than_it_can_open()
     let _ = child.kill();
     let _ = child.wait();
 }
+
+#[tokio::test]
+async fn listing_pages_are_capped_and_large_assets_refused() {
+    let (_dir, hub, api) = setup(|_| {}).await;
+    let project = new_project(&api).await;
+    let cloud = format!("/v2/project/{project}/cloud");
+    // One asset may hold 4 MiB: a dataset of 200,000 pages is refused, naming it.
+    let pages: Vec<String> = (0..200_000)
+        .map(|i| format!("https://example.com/scan/p{i:07}.jpg"))
+        .collect();
+    let (s, v) = api
+        .post(
+            &cloud,
+            json!({"assets": [{"data": "https://example.com/a.jpg", "externalId": "small"},
+                              {"data": "https://example.com/scan/p0.jpg", "externalId": "huge", "dataset": pages}]}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{v}");
+    let msg = fail_message(&v);
+    assert!(msg.contains("assets[1]") && msg.contains("4 MiB"), "{msg}");
+    // Pages hold at most 100 assets, as on Ango Hub.
+    let (s, v) = api
+        .get(&format!("/v2/project/{project}/assets?limit=101"))
+        .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{v}");
+    assert!(fail_message(&v).contains("1 to 100"), "{v}");
+    // A streamed page reads as one JSON answer.
+    let assets: Vec<Value> = (0..150)
+        .map(|i| json!({"data": format!("https://example.com/{i}.jpg"), "externalId": format!("e{i}")}))
+        .collect();
+    let (s, v) = api.post(&cloud, json!({"assets": assets})).await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    let (s, v) = api
+        .get(&format!("/v2/project/{project}/assets?page=2&limit=100"))
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(
+        (v["status"].as_str(), v["data"]["total"].as_u64()),
+        (Some("success"), Some(150))
+    );
+    assert_eq!(
+        (v["data"]["page"].as_u64(), v["data"]["limit"].as_u64()),
+        (Some(2), Some(100))
+    );
+    let names: Vec<&str> = v["data"]["assets"]
+        .as_array()
+        .expect("assets")
+        .iter()
+        .map(|a| a["externalId"].as_str().expect("externalId"))
+        .collect();
+    assert_eq!(
+        names,
+        (100..150).map(|i| format!("e{i}")).collect::<Vec<_>>()
+    );
+    hub.shutdown().await.expect("shutdown");
+}
+
+/// Eight registrations of 59 MB each at once: large bodies wait for the hub's body budget
+/// instead of all being parsed together (about 1 GB peak without it).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn parallel_large_registrations_stay_within_the_body_budget() {
+    let dir = tempfile::tempdir().expect("dir");
+    let hub = crate::support::hub::ServeProcess::start(dir.path(), "k", &[]);
+    let api = Api {
+        url: hub.url.clone(),
+        key: "k".into(),
+        http: Client::new(),
+    };
+    let project = new_project(&api).await;
+    let assets: Vec<Value> = (0..15)
+        .map(|i| {
+            let pages: Vec<String> = (0..100_000)
+                .map(|j| format!("https://example.com/d{i}/p{j:07}.jpg"))
+                .collect();
+            json!({"data": format!("https://example.com/d{i}/0.jpg"), "externalId": format!("a{i}"), "dataset": pages})
+        })
+        .collect();
+    let body = bytes::Bytes::from(serde_json::to_vec(&json!({"assets": assets})).expect("json"));
+    assert!(body.len() > 55_000_000, "{}", body.len());
+    let before = hub.peak_memory();
+    let url = format!("{}/v2/project/{project}/cloud", hub.url);
+    let sends = (0..8).map(|_| {
+        let (http, url, body) = (api.http.clone(), url.clone(), body.clone());
+        tokio::spawn(async move {
+            let r = http
+                .post(url)
+                .header("apikey", "k")
+                .header("content-type", "application/json")
+                .body(body)
+                .send()
+                .await
+                .expect("send");
+            r.status()
+        })
+    });
+    for s in futures::future::join_all(sends).await {
+        assert_eq!(s.expect("task"), StatusCode::CREATED);
+    }
+    let peak = hub.peak_memory();
+    let (_, v) = api
+        .get(&format!("/v2/project/{project}/assets?limit=1"))
+        .await;
+    assert_eq!(v["data"]["total"], 8 * 15, "{v}");
+    assert!(
+        peak < 700 << 20,
+        "peak {} MB (before {} MB)",
+        peak >> 20,
+        before >> 20
+    );
+}

@@ -203,6 +203,7 @@ pub(crate) fn router(state: Shared) -> Router {
         .route("/v2/storages/{id}", get(get_storage).delete(delete_storage))
         .route("/v2/storages/{id}/files", get(list_storage_files))
         .route_layer(middleware::from_fn_with_state(state.clone(), idempotent))
+        .route_layer(middleware::from_fn_with_state(state.clone(), body_budget))
         .route_layer(middleware::from_fn_with_state(state.clone(), require_key))
         .layer(DefaultBodyLimit::max(state.config.max_json_bytes));
     let blobs = Router::new()
@@ -291,6 +292,87 @@ const REPLAYED: &str = "idempotent-replayed";
 /// integration again without making a second one. A repeat that arrives while the first is
 /// still running waits for it. The same key with a different request is refused (422). Answers
 /// other than 2xx are not kept: the request runs again when repeated.
+/// Bodies below this size are worked on without waiting for the body budget.
+const SMALL_BODY: u64 = 1 << 20;
+
+/// Holds a large request (by its declared length, or the most a body may be when it declares
+/// none) until that many MiB of the hub's body budget are free, and keeps them until it is
+/// answered: parsed, a 60 MB registration takes several times that, and eight at once would
+/// take gigabytes. Requests past the budget wait their turn; none is refused for it. A waiting
+/// request's body is taken in meanwhile, into an unnamed temporary file under `.hub/`: a client
+/// whose bytes went unread for long would give up (most HTTP clients time out unacknowledged
+/// data after 30 s).
+async fn body_budget(AxState(st): AxState<Shared>, req: Request, next: Next) -> Response {
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    let bytes = match declared {
+        Some(n) => n,
+        None if req.headers().contains_key(header::TRANSFER_ENCODING) => {
+            st.config.max_json_bytes as u64
+        }
+        None => 0,
+    };
+    if bytes < SMALL_BODY {
+        return next.run(req).await;
+    }
+    let mib = bytes
+        .min(st.config.max_json_bytes as u64)
+        .div_ceil(1 << 20)
+        .min(st.body_budget_permits() as u64);
+    let permits = u32::try_from(mib).unwrap_or(u32::MAX);
+    if let Ok(_held) = st.body_budget.clone().try_acquire_many_owned(permits) {
+        return next.run(req).await;
+    }
+    let (parts, body) = req.into_parts();
+    let spooled = match spool(&st, body).await {
+        Ok(file) => file,
+        Err(e) => return e.into_response(),
+    };
+    let Ok(_held) = st.body_budget.clone().acquire_many_owned(permits).await else {
+        return ApiError::internal("body budget", &"closed").into_response();
+    };
+    let body = Body::from_stream(tokio_util::io::ReaderStream::with_capacity(
+        spooled,
+        1 << 16,
+    ));
+    next.run(Request::from_parts(parts, body)).await
+}
+
+/// A request body, read into an unnamed temporary file (gone when closed), rewound.
+async fn spool(st: &State, body: Body) -> Result<tokio::fs::File, ApiError> {
+    use tokio::io::{AsyncSeekExt as _, AsyncWriteExt as _};
+    let dir = st.config.root.join(".hub");
+    let file = tokio::task::spawn_blocking(move || tempfile::tempfile_in(dir))
+        .await
+        .map_err(|e| ApiError::internal("spooling a request body", &e))?
+        .map_err(|e| ApiError::internal("spooling a request body", &e))?;
+    let mut file = tokio::fs::File::from_std(file);
+    let mut stream = body.into_data_stream();
+    let mut total = 0usize;
+    while let Some(chunk) = stream.next().await {
+        let chunk =
+            chunk.map_err(|e| ApiError::bad(format!("cannot read the request body: {e}")))?;
+        total += chunk.len();
+        if total > st.config.max_json_bytes {
+            return Err(ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "the request body is too large; send fewer assets per request",
+            ));
+        }
+        file.write_all(&chunk)
+            .await
+            .map_err(|e| ApiError::internal("spooling a request body", &e))?;
+    }
+    file.flush()
+        .await
+        .and(file.rewind().await)
+        .map_err(|e| ApiError::internal("spooling a request body", &e))?;
+    Ok(file)
+}
+
 async fn idempotent(AxState(st): AxState<Shared>, req: Request, next: Next) -> Response {
     if !matches!(*req.method(), Method::POST | Method::DELETE) {
         return next.run(req).await;
@@ -1620,6 +1702,23 @@ struct Parsed {
     download: Option<String>,
 }
 
+/// About how many bytes `v` takes as JSON text (escapes aside), without writing it.
+fn json_size(v: &Value) -> usize {
+    match v {
+        Value::Null => 4,
+        Value::Bool(_) => 5,
+        Value::Number(_) => 8,
+        Value::String(s) => s.len() + 2,
+        Value::Array(a) => 2 + a.iter().map(|x| json_size(x) + 1).sum::<usize>(),
+        Value::Object(m) => {
+            2 + m
+                .iter()
+                .map(|(k, x)| k.len() + 4 + json_size(x))
+                .sum::<usize>()
+        }
+    }
+}
+
 fn parse_asset(
     st: &State,
     i: usize,
@@ -1627,6 +1726,14 @@ fn parse_asset(
     upload_local: bool,
     default_storage: Option<&str>,
 ) -> Result<Parsed, ApiError> {
+    let size = json_size(&v);
+    if size > super::MAX_ASSET_BYTES {
+        return Err(ApiError::bad(format!(
+            "assets[{i}] holds {:.1} MB, more than the {} MiB one asset may hold; host long content as a file (`data` is then its URL), and split a `dataset` of that many pages into several assets",
+            size as f64 / 1e6,
+            super::MAX_ASSET_BYTES >> 20
+        )));
+    }
     let Value::Object(mut m) = v else {
         return Err(ApiError::bad(format!(
             "assets[{i}] must be a JSON object with `data` and `externalId`"
@@ -2207,25 +2314,77 @@ async fn list_assets(
     uri: Uri,
 ) -> ApiResult {
     let q: AssetsQuery = query(&uri)?;
+    // At most 100 per page, as on Ango Hub.
     let (page, limit) = paging(
         &Paging {
             page: q.page,
             limit: q.limit,
         },
-        1000,
+        wire::MAX_PAGE,
     )?;
     let mut filter = parse_filter(q.filters.as_deref())?;
-    let (assets, total) = blocking(move || {
+    let (shared, wanted) = (st.clone(), project.clone());
+    let (ids, total) = blocking(move || {
         if !filter.batches.is_empty() {
-            filter.batches = st.catalog.resolve_batches(&project, &filter.batches)?;
+            filter.batches = shared.catalog.resolve_batches(&wanted, &filter.batches)?;
         }
-        st.catalog.list_assets(&project, &filter, page, limit)
+        shared.catalog.list_asset_ids(&wanted, &filter, page, limit)
     })
     .await?;
-    success(
+    // The answer is written asset by asset, each read when the client has taken the one before:
+    // a page of large assets never sits whole in memory, and the catalog is never held while a
+    // slow client reads.
+    let head = format!(
+        r#"{{"status":"success","data":{{"total":{total},"page":{page},"limit":{limit},"assets":["#
+    );
+    let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(2);
+    tokio::spawn(async move {
+        if tx.send(Ok(Bytes::from(head))).await.is_err() {
+            return;
+        }
+        let mut first = true;
+        for id in ids {
+            let (shared, wanted) = (st.clone(), project.clone());
+            let found = blocking(move || {
+                let only = AssetFilter {
+                    id: Some(id),
+                    ..AssetFilter::default()
+                };
+                shared.catalog.list_assets(&wanted, &only, 1, 1)
+            })
+            .await;
+            let asset = match found {
+                Ok((mut one, _)) => match one.pop() {
+                    Some(a) => a,
+                    // Deleted since the page was read.
+                    None => continue,
+                },
+                Err(e) => {
+                    tracing::error!("listing the assets of {project}: {}", e.message);
+                    let _ = tx
+                        .send(Err(std::io::Error::other("the catalog failed mid-listing")))
+                        .await;
+                    return;
+                }
+            };
+            let mut chunk = if first { Vec::new() } else { vec![b','] };
+            first = false;
+            if let Err(e) = serde_json::to_writer(&mut chunk, &asset) {
+                let _ = tx.send(Err(std::io::Error::other(e))).await;
+                return;
+            }
+            if tx.send(Ok(Bytes::from(chunk))).await.is_err() {
+                return;
+            }
+        }
+        let _ = tx.send(Ok(Bytes::from_static(b"]}}"))).await;
+    });
+    Ok((
         StatusCode::OK,
-        json!({"assets": assets, "total": total, "page": page, "limit": limit}),
+        [(header::CONTENT_TYPE, "application/json")],
+        Body::from_stream(tokio_stream::wrappers::ReceiverStream::new(rx)),
     )
+        .into_response())
 }
 
 /// Most content hashes asked about in one request.

@@ -317,6 +317,15 @@ pub trait Catalog: Send + Sync {
         page: u64,
         limit: u64,
     ) -> Result<(Vec<Asset>, u64)>;
+    /// The IDs of a page of live assets (1-based) and the total matching: a listing answer
+    /// fetches each asset on its own, so a page of large assets never sits whole in memory.
+    fn list_asset_ids(
+        &self,
+        project: &str,
+        filter: &AssetFilter,
+        page: u64,
+        limit: u64,
+    ) -> Result<(Vec<String>, u64)>;
     /// Soft-deletes assets; returns how many were live.
     fn delete_assets(&self, project: &str, ids: &[String]) -> Result<u64>;
     /// The live assets of a project whose content hash is one of `hashes`, as
@@ -502,6 +511,32 @@ impl SqliteCatalog {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
+}
+
+/// The `WHERE` condition (over `assets a`) and its arguments for a project's live assets that
+/// pass `filter`.
+fn asset_conditions(project: &str, filter: &AssetFilter) -> (String, Vec<rusqlite::types::Value>) {
+    let mut clauses = vec!["a.project = ?".to_owned(), "a.deleted = 0".to_owned()];
+    let mut args: Vec<rusqlite::types::Value> = vec![project.to_owned().into()];
+    if let Some(id) = &filter.id {
+        clauses.push("a.id = ?".into());
+        args.push(id.clone().into());
+    }
+    if let Some(ext) = &filter.external_id {
+        clauses.push("a.external_id = ?".into());
+        args.push(ext.clone().into());
+    }
+    if let Some(pre) = filter.is_pre_labeled {
+        clauses.push("a.pre_labeled = ?".into());
+        args.push(i64::from(pre).into());
+    }
+    for b in &filter.batches {
+        clauses.push(
+            "EXISTS (SELECT 1 FROM asset_batches ab WHERE ab.asset = a.id AND ab.batch = ?)".into(),
+        );
+        args.push(b.clone().into());
+    }
+    (clauses.join(" AND "), args)
 }
 
 /// Seals every secret stored before sealing existed, then empties the write-ahead log so the
@@ -899,6 +934,33 @@ impl Catalog for SqliteCatalog {
         Ok(out)
     }
 
+    fn list_asset_ids(
+        &self,
+        project: &str,
+        filter: &AssetFilter,
+        page: u64,
+        limit: u64,
+    ) -> Result<(Vec<String>, u64)> {
+        let conn = self.conn();
+        require_project(&conn, project)?;
+        let (cond, args) = asset_conditions(project, filter);
+        let total: i64 = conn.query_row(
+            &format!("SELECT COUNT(*) FROM assets a WHERE {cond}"),
+            rusqlite::params_from_iter(args.iter()),
+            |r| r.get(0),
+        )?;
+        let mut page_args = args;
+        page_args.push((limit as i64).into());
+        page_args.push(((page.saturating_sub(1) * limit) as i64).into());
+        let mut st = conn.prepare(&format!(
+            "SELECT a.id FROM assets a WHERE {cond} ORDER BY a.seq LIMIT ? OFFSET ?"
+        ))?;
+        let ids = st
+            .query_map(rusqlite::params_from_iter(page_args.iter()), |r| r.get(0))?
+            .collect::<std::result::Result<_, _>>()?;
+        Ok((ids, total as u64))
+    }
+
     fn list_assets(
         &self,
         project: &str,
@@ -908,28 +970,7 @@ impl Catalog for SqliteCatalog {
     ) -> Result<(Vec<Asset>, u64)> {
         let conn = self.conn();
         require_project(&conn, project)?;
-        let mut clauses = vec!["a.project = ?".to_owned(), "a.deleted = 0".to_owned()];
-        let mut args: Vec<rusqlite::types::Value> = vec![project.to_owned().into()];
-        if let Some(id) = &filter.id {
-            clauses.push("a.id = ?".into());
-            args.push(id.clone().into());
-        }
-        if let Some(ext) = &filter.external_id {
-            clauses.push("a.external_id = ?".into());
-            args.push(ext.clone().into());
-        }
-        if let Some(pre) = filter.is_pre_labeled {
-            clauses.push("a.pre_labeled = ?".into());
-            args.push(i64::from(pre).into());
-        }
-        for b in &filter.batches {
-            clauses.push(
-                "EXISTS (SELECT 1 FROM asset_batches ab WHERE ab.asset = a.id AND ab.batch = ?)"
-                    .into(),
-            );
-            args.push(b.clone().into());
-        }
-        let cond = clauses.join(" AND ");
+        let (cond, args) = asset_conditions(project, filter);
         let total: i64 = conn.query_row(
             &format!("SELECT COUNT(*) FROM assets a WHERE {cond}"),
             rusqlite::params_from_iter(args.iter()),

@@ -27,6 +27,12 @@ use sign::Signer;
 pub const DEFAULT_MAX_UPLOAD_BYTES: u64 = 64 << 30;
 /// Default largest JSON request body: 64 MiB (registration is chunked by clients).
 pub const DEFAULT_MAX_JSON_BYTES: usize = 64 << 20;
+/// Default bytes of large JSON bodies worked on at once: one of the largest (the catalog writes
+/// one registration at a time anyway).
+pub const DEFAULT_JSON_IN_FLIGHT: usize = DEFAULT_MAX_JSON_BYTES;
+/// The most one asset's fields (`data`, `dataset`, `metadata`, attachments, ...) may hold, as
+/// JSON text: a listing page of 100 assets stays within 400 MiB however it is made.
+pub const MAX_ASSET_BYTES: usize = 4 << 20;
 /// How long signed URLs stay valid by default (Ango uses 120,000 s for export links).
 pub const DEFAULT_URL_TTL_SECS: u64 = 120_000;
 /// How long one `uploadLocal` download may take by default: an hour.
@@ -51,6 +57,10 @@ pub struct HubConfig {
     pub max_upload_bytes: u64,
     /// Largest JSON request body.
     pub max_json_bytes: usize,
+    /// Bytes of large JSON bodies (1 MiB and up) read and worked on at once; more wait their
+    /// turn. Parsed, a body takes several times its size, so this bounds the hub's memory under
+    /// parallel registrations.
+    pub json_in_flight: usize,
     /// Lifetime of signed URLs, seconds.
     pub url_ttl_secs: u64,
     /// Uploads reserved this long ago (seconds) and never registered are removed at start-up,
@@ -82,6 +92,7 @@ impl HubConfig {
             public_url: None,
             max_upload_bytes: DEFAULT_MAX_UPLOAD_BYTES,
             max_json_bytes: DEFAULT_MAX_JSON_BYTES,
+            json_in_flight: DEFAULT_JSON_IN_FLIGHT,
             url_ttl_secs: DEFAULT_URL_TTL_SECS,
             abandoned_after_secs: DEFAULT_ABANDONED_AFTER_SECS,
             allow_private_downloads: false,
@@ -90,6 +101,13 @@ impl HubConfig {
             header_timeout_secs: serve::DEFAULT_HEADER_TIMEOUT_SECS,
             try_storages: true,
         }
+    }
+}
+
+impl State {
+    /// The body budget's size in MiB.
+    pub(crate) fn body_budget_permits(&self) -> usize {
+        (self.config.json_in_flight >> 20).max(1)
     }
 }
 
@@ -107,6 +125,8 @@ pub(crate) struct State {
     pub clients: storage::Clients,
     /// One lock per idempotency key in use, so a request and its repeat never run side by side.
     pub key_locks: api::KeyLocks,
+    /// MiB of large request bodies read and worked on at once ([`HubConfig::json_in_flight`]).
+    pub body_budget: Arc<tokio::sync::Semaphore>,
 }
 
 /// A hub serving on a socket; dropping it does not stop it, [`RunningHub::shutdown`] does.
@@ -253,6 +273,9 @@ pub async fn start(config: HubConfig, listen: SocketAddr) -> Result<RunningHub, 
         || format!("http://{addr}"),
         |u| u.trim_end_matches('/').to_owned(),
     );
+    let body_budget = Arc::new(tokio::sync::Semaphore::new(
+        (config.json_in_flight >> 20).max(1),
+    ));
     let state = Arc::new(State {
         catalog,
         blobs: Arc::new(blobs),
@@ -263,6 +286,7 @@ pub async fn start(config: HubConfig, listen: SocketAddr) -> Result<RunningHub, 
         config,
         clients: storage::Clients::default(),
         key_locks: api::KeyLocks::default(),
+        body_budget,
     });
     let limits = serve::Limits {
         max_connections: state

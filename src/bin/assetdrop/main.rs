@@ -170,6 +170,10 @@ struct ServeArgs {
     /// Largest JSON request body, in bytes.
     #[arg(long, default_value_t = hub::DEFAULT_MAX_JSON_BYTES)]
     max_json_bytes: usize,
+    /// Bytes of large JSON bodies worked on at once (more wait their turn): bounds the hub's
+    /// memory under parallel registrations.
+    #[arg(long, value_name = "BYTES", default_value_t = hub::DEFAULT_JSON_IN_FLIGHT)]
+    json_in_flight: usize,
     /// Lifetime of signed URLs, in seconds.
     #[arg(long, default_value_t = hub::DEFAULT_URL_TTL_SECS)]
     url_ttl: u64,
@@ -556,6 +560,7 @@ async fn serve(target: &Target, a: ServeArgs) -> anyhow::Result<ExitCode> {
         public_url: a.public_url,
         max_upload_bytes: a.max_upload_bytes,
         max_json_bytes: a.max_json_bytes,
+        json_in_flight: a.json_in_flight,
         url_ttl_secs: a.url_ttl,
         allow_private_downloads: a.allow_private_downloads,
         try_storages: !a.skip_storage_check,
