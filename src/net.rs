@@ -104,6 +104,13 @@ pub fn refuse_literal(host: Option<url::Host<&str>>) -> Option<RefusedAddress> {
     })
 }
 
+/// The refusal of a URL whose host is an address literal that [`forbidden_reason`] names
+/// (`None` for host names, which [`GuardedResolver`] judges, and for text that is not a URL).
+pub fn refuse_url(url: &str) -> Option<RefusedAddress> {
+    let parsed = url::Url::parse(url).ok()?;
+    refuse_literal(parsed.host())
+}
+
 /// A DNS resolver for `reqwest` that answers only with public unicast addresses: a name with any
 /// refused address is an error ([`RefusedAddress`]), so no connection is made to it.
 #[derive(Debug, Clone, Copy, Default)]
@@ -184,6 +191,26 @@ mod tests {
             "64:ff9b::808:808",
         ] {
             assert!(!refused(ip), "{ip} is public");
+        }
+    }
+
+    #[test]
+    fn every_spelling_of_an_inward_address_in_a_url_is_refused() {
+        for url in [
+            "http://127.0.0.1:8080/a.png",
+            "http://[::1]/a.png",
+            "http://[::ffff:0:7f00:1]/a.png",
+            "http://[::ffff:127.0.0.1]/a.png",
+            "http://[64:ff9b::a9fe:a9fe]/latest",
+            "http://0x7f000001/a.png",
+            "http://2130706433/a.png",
+            "http://0177.0.0.1/a.png",
+            "http://169.254.169.254./x",
+        ] {
+            assert!(refuse_url(url).is_some(), "{url}");
+        }
+        for url in ["https://example.com/a.png", "http://8.8.8.8/a", "not a url", "data:,x"] {
+            assert!(refuse_url(url).is_none(), "{url}");
         }
     }
 

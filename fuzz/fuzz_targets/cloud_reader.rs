@@ -37,7 +37,12 @@ fuzz_target!(|input: &[u8]| {
         }
         if let Some(asset) = &entry.asset {
             assert!(!entry.has_errors(), "an asset with errors: {entry:?}");
-            let _ = Target::of_entry(&entry);
+            for target in Target::of_entry(&entry) {
+                // The check's address guard judges any URL an entry can carry.
+                if let Some(refused) = assetdrop::net::refuse_url(&target.url) {
+                    assert!(!refused.why.is_empty());
+                }
+            }
             wire.push((asset.clone(), asset.to_wire()));
         }
         // A reader never loops: it cannot give more items than there are bytes (and one more

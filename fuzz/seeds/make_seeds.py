@@ -192,6 +192,11 @@ CLOUD = {
     "trailing": (0, b'[{"data":"https://e.com/a.png","externalId":"a"},] garbage'),
     "not_array": (0, b'{"data":"https://e.com/a.png","externalId":"a"}'),
     "not_utf8": (0, b'[{"data":"https://e.com/\xff.png","externalId":"a"}]'),
+    # Addresses the URL check must not reach: every way of writing loopback or metadata.
+    "private_addresses": (0, json.dumps([{"data": u, "externalId": str(i)} for i, u in enumerate([
+        "http://127.0.0.1:8080/a.png", "http://[::1]/a.png", "http://[::ffff:0:7f00:1]/a.png",
+        "http://[::ffff:127.0.0.1]/a.png", "http://[64:ff9b::a9fe:a9fe]/latest", "http://169.254.169.254/x.jpg",
+        "http://0x7f000001/a.png", "http://2130706433/a.png", "http://0177.0.0.1/a.png", "http://[fe80::1%25eth0]/a.png"])]).encode()),
     "lines": (0, b'{"data":"https://e.com/a.png","externalId":"a"}\n{"data":"https://e.com/b.png","externalId":"b"}\n'),
     # UTF-16 with its byte-order mark (read as text), and with half a surrogate pair (an error).
     "utf16": (0, b"\xff\xfe" + '[{"data":"https://e.com/a.png","externalId":"\U0001F408"}]'.encode("utf-16-le")),

@@ -19,7 +19,7 @@ use super::reader::Entry;
 use super::rules::{expected_format, expected_kind, shown};
 use super::{CloudError, Problem, ProblemCode, Severity};
 use crate::media::{Format, Kind};
-use crate::net::{refuse_literal, GuardedResolver, RefusedAddress};
+use crate::net::{refuse_literal, refuse_url, GuardedResolver, RefusedAddress};
 
 /// Settings for [`Checker`].
 #[derive(Debug, Clone)]
@@ -235,8 +235,7 @@ impl Checker {
     /// 403 or 501). Only headers are read, never the body.
     pub async fn probe(&self, url: &str) -> Probe {
         if !self.config.allow_private {
-            let parsed = url::Url::parse(url).ok();
-            if let Some(refused) = refuse_literal(parsed.as_ref().and_then(url::Url::host)) {
+            if let Some(refused) = refuse_url(url) {
                 return Probe {
                     method: ProbeMethod::Head,
                     status: None,
