@@ -78,8 +78,9 @@ fn serve_thumb(desk: &Desk, path: &str) -> Response<Vec<u8>> {
         Err(_) => Ok(None),
     };
     let response = match found {
+        // Asked again each time it is shown: once its file is discarded, no cached copy shows.
         Ok(Some((bytes, mime))) => Response::builder()
-            .header(header::CACHE_CONTROL, "max-age=3600")
+            .header(header::CACHE_CONTROL, "no-store")
             .header(header::CONTENT_TYPE, mime)
             .body(bytes),
         Ok(None) => Response::builder()
