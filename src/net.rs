@@ -209,7 +209,12 @@ mod tests {
         ] {
             assert!(refuse_url(url).is_some(), "{url}");
         }
-        for url in ["https://example.com/a.png", "http://8.8.8.8/a", "not a url", "data:,x"] {
+        for url in [
+            "https://example.com/a.png",
+            "http://8.8.8.8/a",
+            "not a url",
+            "data:,x",
+        ] {
             assert!(refuse_url(url).is_none(), "{url}");
         }
     }
