@@ -85,6 +85,16 @@ function renderReport(r) {
     more.textContent = `…and ${r.problems.length - 2000} more problems`;
     $('cloud-summary').append(more);
   }
+  // Problems of one code beyond the first few are counted, not listed: say how many.
+  for (const s of r.summarised ?? []) {
+    const more = document.createElement('div');
+    more.className = 'hint';
+    more.dataset.testid = 'cloud-summarised';
+    more.dataset.code = s.code;
+    const kind = s.severity === 'error' ? 'errors' : 'warnings';
+    more.textContent = `${s.total} ${s.code} ${kind} in all; the first ${s.named} are listed`;
+    $('cloud-summary').append(more);
+  }
 }
 
 function canImport(r) {

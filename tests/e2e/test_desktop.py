@@ -506,6 +506,17 @@ def test_cloud_import_is_checked_before_importing(app: App, web: str, tmp_path: 
     assert "0 new" in app.tid("cloud-result").text
     assert len(app.assets()) == 2
 
+    # A long list's repeated problems are listed up to 20 of a code, and counted beyond.
+    same = [{"data": f"{web}/a.png?n={i}", "externalId": "same"} for i in range(26)]
+    app.set_value("cloud-text", json.dumps(same))
+    app.tid("cloud-check").click()
+    app.wait(lambda: len(app.tids("cloud-summarised")) == 1, 60)
+    counted = app.tid("cloud-summarised")
+    assert counted.get_attribute("data-code") == "duplicate-external-id", counted.text
+    assert "25 duplicate-external-id warnings in all; the first 20 are listed" in counted.text, counted.text
+    listed = [p for p in app.tids("cloud-problem") if p.get_attribute("data-code") == "duplicate-external-id"]
+    assert len(listed) == 20
+
 
 def test_asset_builder_preview_save_and_build(app: App, tmp_path: Path):
     table = tmp_path / "people.csv"
