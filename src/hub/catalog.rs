@@ -539,6 +539,30 @@ fn asset_conditions(project: &str, filter: &AssetFilter) -> (String, Vec<rusqlit
     (clauses.join(" AND "), args)
 }
 
+/// The query for one page of a project's live assets that pass `filter` (selecting `columns`,
+/// in upload order), its arguments, and how many assets match in all.
+fn asset_page(
+    conn: &Connection,
+    project: &str,
+    filter: &AssetFilter,
+    page: u64,
+    limit: u64,
+    columns: &str,
+) -> Result<(String, Vec<rusqlite::types::Value>, u64)> {
+    require_project(conn, project)?;
+    let (cond, mut args) = asset_conditions(project, filter);
+    let total: i64 = conn.query_row(
+        &format!("SELECT COUNT(*) FROM assets a WHERE {cond}"),
+        rusqlite::params_from_iter(args.iter()),
+        |r| r.get(0),
+    )?;
+    args.push((limit as i64).into());
+    args.push(((page.saturating_sub(1) * limit) as i64).into());
+    let sql =
+        format!("SELECT {columns} FROM assets a WHERE {cond} ORDER BY a.seq LIMIT ? OFFSET ?");
+    Ok((sql, args, total as u64))
+}
+
 /// Seals every secret stored before sealing existed, then empties the write-ahead log so the
 /// plain copies (overwritten in the database by `secure_delete`) are gone from it too.
 fn seal_plain_secrets(conn: &Connection, key: &SealKey) -> Result<()> {
@@ -942,23 +966,12 @@ impl Catalog for SqliteCatalog {
         limit: u64,
     ) -> Result<(Vec<String>, u64)> {
         let conn = self.conn();
-        require_project(&conn, project)?;
-        let (cond, args) = asset_conditions(project, filter);
-        let total: i64 = conn.query_row(
-            &format!("SELECT COUNT(*) FROM assets a WHERE {cond}"),
-            rusqlite::params_from_iter(args.iter()),
-            |r| r.get(0),
-        )?;
-        let mut page_args = args;
-        page_args.push((limit as i64).into());
-        page_args.push(((page.saturating_sub(1) * limit) as i64).into());
-        let mut st = conn.prepare(&format!(
-            "SELECT a.id FROM assets a WHERE {cond} ORDER BY a.seq LIMIT ? OFFSET ?"
-        ))?;
+        let (sql, page_args, total) = asset_page(&conn, project, filter, page, limit, "a.id")?;
+        let mut st = conn.prepare(&sql)?;
         let ids = st
             .query_map(rusqlite::params_from_iter(page_args.iter()), |r| r.get(0))?
             .collect::<std::result::Result<_, _>>()?;
-        Ok((ids, total as u64))
+        Ok((ids, total))
     }
 
     fn list_assets(
@@ -969,19 +982,8 @@ impl Catalog for SqliteCatalog {
         limit: u64,
     ) -> Result<(Vec<Asset>, u64)> {
         let conn = self.conn();
-        require_project(&conn, project)?;
-        let (cond, args) = asset_conditions(project, filter);
-        let total: i64 = conn.query_row(
-            &format!("SELECT COUNT(*) FROM assets a WHERE {cond}"),
-            rusqlite::params_from_iter(args.iter()),
-            |r| r.get(0),
-        )?;
-        let mut page_args = args.clone();
-        page_args.push((limit as i64).into());
-        page_args.push(((page.saturating_sub(1) * limit) as i64).into());
-        let mut st = conn.prepare(&format!(
-            "SELECT a.* FROM assets a WHERE {cond} ORDER BY a.seq LIMIT ? OFFSET ?"
-        ))?;
+        let (sql, page_args, total) = asset_page(&conn, project, filter, page, limit, "a.*")?;
+        let mut st = conn.prepare(&sql)?;
         let rows = st.query_map(rusqlite::params_from_iter(page_args.iter()), asset_from_row)?;
         let mut link = conn.prepare_cached(
             "SELECT ab.batch FROM asset_batches ab JOIN batches b ON b.id = ab.batch WHERE ab.asset = ?1 ORDER BY b.seq",
@@ -1000,7 +1002,7 @@ impl Catalog for SqliteCatalog {
                 .collect::<std::result::Result<_, _>>()?;
             out.push(a);
         }
-        Ok((out, total as u64))
+        Ok((out, total))
     }
 
     fn delete_assets(&self, project: &str, ids: &[String]) -> Result<u64> {
