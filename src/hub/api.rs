@@ -2343,22 +2343,25 @@ async fn list_assets(
             return;
         }
         let mut first = true;
-        for id in ids {
-            let (shared, wanted) = (st.clone(), project.clone());
+        let mut chunk = Vec::with_capacity(LISTING_CHUNK);
+        // A few assets per trip to the catalog: at most 8 × 4 MiB in hand at once.
+        for group in ids.chunks(8) {
+            let (shared, wanted, group) = (st.clone(), project.clone(), group.to_vec());
             let found = blocking(move || {
-                let only = AssetFilter {
-                    id: Some(id),
-                    ..AssetFilter::default()
-                };
-                shared.catalog.list_assets(&wanted, &only, 1, 1)
+                let mut assets = Vec::with_capacity(group.len());
+                for id in group {
+                    let only = AssetFilter {
+                        id: Some(id),
+                        ..AssetFilter::default()
+                    };
+                    // None when deleted since the page was read.
+                    assets.extend(shared.catalog.list_assets(&wanted, &only, 1, 1)?.0);
+                }
+                Ok(assets)
             })
             .await;
-            let asset = match found {
-                Ok((mut one, _)) => match one.pop() {
-                    Some(a) => a,
-                    // Deleted since the page was read.
-                    None => continue,
-                },
+            let assets = match found {
+                Ok(assets) => assets,
                 Err(e) => {
                     tracing::error!("listing the assets of {project}: {}", e.message);
                     let _ = tx
@@ -2367,17 +2370,28 @@ async fn list_assets(
                     return;
                 }
             };
-            let mut chunk = if first { Vec::new() } else { vec![b','] };
-            first = false;
-            if let Err(e) = serde_json::to_writer(&mut chunk, &asset) {
-                let _ = tx.send(Err(std::io::Error::other(e))).await;
-                return;
-            }
-            if tx.send(Ok(Bytes::from(chunk))).await.is_err() {
-                return;
+            for asset in assets {
+                if !first {
+                    chunk.push(b',');
+                }
+                first = false;
+                if let Err(e) = serde_json::to_writer(&mut chunk, &asset) {
+                    let _ = tx.send(Err(std::io::Error::other(e))).await;
+                    return;
+                }
+                // Small assets go out together, a large one on its own.
+                if chunk.len() >= LISTING_CHUNK
+                    && tx
+                        .send(Ok(Bytes::from(std::mem::take(&mut chunk))))
+                        .await
+                        .is_err()
+                {
+                    return;
+                }
             }
         }
-        let _ = tx.send(Ok(Bytes::from_static(b"]}}"))).await;
+        chunk.extend_from_slice(b"]}}");
+        let _ = tx.send(Ok(Bytes::from(chunk))).await;
     });
     Ok((
         StatusCode::OK,
@@ -2386,6 +2400,9 @@ async fn list_assets(
     )
         .into_response())
 }
+
+/// Bytes of listed assets gathered before they are written.
+const LISTING_CHUNK: usize = 64 << 10;
 
 /// Most content hashes asked about in one request.
 const MAX_HASHES_PER_REQUEST: usize = 10_000;

@@ -108,7 +108,12 @@ pub async fn serve(
             Some(_) = tasks.join_next(), if !tasks.is_empty() => continue,
         };
         let stream = match accepted {
-            Ok((stream, _)) => stream,
+            Ok((stream, _)) => {
+                // Answers written in parts (a streamed listing) go out as written, not held back
+                // waiting for the client's delayed acknowledgement.
+                let _ = stream.set_nodelay(true);
+                stream
+            }
             Err(e) => {
                 // Out of descriptors, most likely: make room, then try again.
                 tracing::warn!("accepting a connection failed: {e}");
