@@ -26,7 +26,7 @@ from pathlib import Path
 
 import pytest
 from selenium import webdriver
-from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException, WebDriverException
+from selenium.common.exceptions import TimeoutException, NoSuchElementException, StaleElementReferenceException, WebDriverException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.options import ArgOptions
 from selenium.webdriver.support.ui import WebDriverWait
@@ -141,6 +141,20 @@ class App:
         button = {"local": "settings-use-local", "ango": "settings-connect-ango",
                   "self-hosted": "settings-connect-self-hosted"}[choice]
         self.wait(lambda: self.tid(button).is_displayed(), message=f"the {choice} panel never showed")
+
+    def start_upload(self):
+        """Presses Upload once it is enabled and waits until the upload has begun (the button
+        is disabled while one runs, and a summary shows when it ends). A press the page never
+        got, because the list repainted under the pointer, is pressed again."""
+        for attempt in range(3):
+            self.wait(lambda: self.tid("upload-start").is_enabled(), message="Upload never became enabled")
+            self.tid("upload-start").click()
+            try:
+                self.wait(lambda: not self.tid("upload-start").is_enabled() or self.tid("upload-summary").text, 15)
+                return
+            except TimeoutException:
+                if attempt == 2:
+                    raise
 
     def settings_settled(self):
         """Waits until a connect or "Use the local hub" started in Settings has finished."""

@@ -168,8 +168,7 @@ def test_real_drag_of_files_and_a_folder_then_upload(app: App, media: Path, disp
     app.wait(lambda: app.tid("audio-policy").get_attribute("value") == "convert")
     app.wait(lambda: all_rows(app)["vbr.mp3"]["verdict"] != "reject", 30)
 
-    app.wait(lambda: app.tid("upload-start").is_enabled())
-    app.tid("upload-start").click()
+    app.start_upload()
     summary = app.wait_text("upload-summary", "uploaded", 120)
     uploaded = len(good) + 1
     assert summary.startswith(f"{uploaded} uploaded"), summary
