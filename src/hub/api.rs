@@ -142,14 +142,19 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for JsonBody<T> {
     }
 }
 
+/// The answer to a body over the hub's JSON limit.
+fn body_too_large() -> ApiError {
+    ApiError::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "the request body is too large; send fewer assets per request",
+    )
+}
+
 /// A request's whole body, within the route's body limit; a failure is a fail envelope.
 async fn read_body<S: Send + Sync>(req: Request, state: &S) -> Result<Bytes, ApiError> {
     Bytes::from_request(req, state).await.map_err(|e| {
         if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            ApiError::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "the request body is too large; send fewer assets per request",
-            )
+            body_too_large()
         } else {
             ApiError::bad(format!("cannot read the request body: {e}"))
         }
@@ -285,13 +290,6 @@ const IDEMPOTENCY_KEY: &str = "idempotency-key";
 /// Set on an answer that is a kept one sent again.
 const REPLAYED: &str = "idempotent-replayed";
 
-/// Makes POST and DELETE calls that carry an `Idempotency-Key` safe to repeat: the first
-/// successful answer for a key is kept (a day) and sent again, unchanged, for a repeat of the
-/// same request (method, path, query and body), without running it twice. A client whose answer
-/// was lost (a reset, a timeout) can therefore send a project creation, a template or a storage
-/// integration again without making a second one. A repeat that arrives while the first is
-/// still running waits for it. The same key with a different request is refused (422). Answers
-/// other than 2xx are not kept: the request runs again when repeated.
 /// Bodies below this size are worked on without waiting for the body budget.
 const SMALL_BODY: u64 = 1 << 20;
 
@@ -321,7 +319,7 @@ async fn body_budget(AxState(st): AxState<Shared>, req: Request, next: Next) -> 
     let mib = bytes
         .min(st.config.max_json_bytes as u64)
         .div_ceil(1 << 20)
-        .min(st.body_budget_permits() as u64);
+        .min(st.config.json_in_flight_mib() as u64);
     let permits = u32::try_from(mib).unwrap_or(u32::MAX);
     if let Ok(_held) = st.body_budget.clone().try_acquire_many_owned(permits) {
         return next.run(req).await;
@@ -357,10 +355,7 @@ async fn spool(st: &State, body: Body) -> Result<tokio::fs::File, ApiError> {
             chunk.map_err(|e| ApiError::bad(format!("cannot read the request body: {e}")))?;
         total += chunk.len();
         if total > st.config.max_json_bytes {
-            return Err(ApiError::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "the request body is too large; send fewer assets per request",
-            ));
+            return Err(body_too_large());
         }
         file.write_all(&chunk)
             .await
@@ -373,6 +368,13 @@ async fn spool(st: &State, body: Body) -> Result<tokio::fs::File, ApiError> {
     Ok(file)
 }
 
+/// Makes POST and DELETE calls that carry an `Idempotency-Key` safe to repeat: the first
+/// successful answer for a key is kept (a day) and sent again, unchanged, for a repeat of the
+/// same request (method, path, query and body), without running it twice. A client whose answer
+/// was lost (a reset, a timeout) can therefore send a project creation, a template or a storage
+/// integration again without making a second one. A repeat that arrives while the first is
+/// still running waits for it. The same key with a different request is refused (422). Answers
+/// other than 2xx are not kept: the request runs again when repeated.
 async fn idempotent(AxState(st): AxState<Shared>, req: Request, next: Next) -> Response {
     if !matches!(*req.method(), Method::POST | Method::DELETE) {
         return next.run(req).await;

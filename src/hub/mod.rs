@@ -84,6 +84,12 @@ pub struct HubConfig {
 }
 
 impl HubConfig {
+    /// [`json_in_flight`](Self::json_in_flight) in whole MiB, the body budget's units (at
+    /// least one).
+    pub fn json_in_flight_mib(&self) -> usize {
+        (self.json_in_flight >> 20).max(1)
+    }
+
     /// Defaults for a hub rooted at `root`.
     pub fn new(root: impl Into<PathBuf>) -> Self {
         Self {
@@ -101,13 +107,6 @@ impl HubConfig {
             header_timeout_secs: serve::DEFAULT_HEADER_TIMEOUT_SECS,
             try_storages: true,
         }
-    }
-}
-
-impl State {
-    /// The body budget's size in MiB.
-    pub(crate) fn body_budget_permits(&self) -> usize {
-        (self.config.json_in_flight >> 20).max(1)
     }
 }
 
@@ -273,9 +272,7 @@ pub async fn start(config: HubConfig, listen: SocketAddr) -> Result<RunningHub, 
         || format!("http://{addr}"),
         |u| u.trim_end_matches('/').to_owned(),
     );
-    let body_budget = Arc::new(tokio::sync::Semaphore::new(
-        (config.json_in_flight >> 20).max(1),
-    ));
+    let body_budget = Arc::new(tokio::sync::Semaphore::new(config.json_in_flight_mib()));
     let state = Arc::new(State {
         catalog,
         blobs: Arc::new(blobs),
