@@ -326,6 +326,9 @@ pub trait Catalog: Send + Sync {
         page: u64,
         limit: u64,
     ) -> Result<(Vec<String>, u64)>;
+    /// The live assets of a project with these IDs, in their order (IDs of deleted or unknown
+    /// assets are left out).
+    fn assets_with_ids(&self, project: &str, ids: &[String]) -> Result<Vec<Asset>>;
     /// Soft-deletes assets; returns how many were live.
     fn delete_assets(&self, project: &str, ids: &[String]) -> Result<u64>;
     /// The live assets of a project whose content hash is one of `hashes`, as
@@ -539,6 +542,24 @@ fn asset_conditions(project: &str, filter: &AssetFilter) -> (String, Vec<rusqlit
     (clauses.join(" AND "), args)
 }
 
+/// An asset read by [`asset_from_row`], with its JSON columns parsed and its batches.
+fn complete_asset(conn: &Connection, row: AssetRow) -> Result<Asset> {
+    let (mut a, metadata, context, extra, dataset) = row;
+    a.metadata = serde_json::from_str(&metadata)?;
+    a.context_data = serde_json::from_str(&context)?;
+    if let Value::Object(m) = serde_json::from_str(&extra)? {
+        a.extra = m;
+    }
+    a.dataset = dataset.map(|d| serde_json::from_str(&d)).transpose()?;
+    let mut link = conn.prepare_cached(
+        "SELECT ab.batch FROM asset_batches ab JOIN batches b ON b.id = ab.batch WHERE ab.asset = ?1 ORDER BY b.seq",
+    )?;
+    a.batches = link
+        .query_map([&a.id], |r| r.get(0))?
+        .collect::<std::result::Result<_, _>>()?;
+    Ok(a)
+}
+
 /// The query for one page of a project's live assets that pass `filter` (selecting `columns`,
 /// in upload order), its arguments, and how many assets match in all.
 fn asset_page(
@@ -660,9 +681,11 @@ fn json_text(v: Option<&Value>) -> String {
     }
 }
 
-fn asset_from_row(
-    r: &rusqlite::Row<'_>,
-) -> rusqlite::Result<(Asset, String, String, String, Option<String>)> {
+/// An asset row: the asset, then its metadata, context data, extra fields and dataset as stored
+/// (JSON text).
+type AssetRow = (Asset, String, String, String, Option<String>);
+
+fn asset_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<AssetRow> {
     Ok((
         Asset {
             id: r.get("id")?,
@@ -985,24 +1008,25 @@ impl Catalog for SqliteCatalog {
         let (sql, page_args, total) = asset_page(&conn, project, filter, page, limit, "a.*")?;
         let mut st = conn.prepare(&sql)?;
         let rows = st.query_map(rusqlite::params_from_iter(page_args.iter()), asset_from_row)?;
-        let mut link = conn.prepare_cached(
-            "SELECT ab.batch FROM asset_batches ab JOIN batches b ON b.id = ab.batch WHERE ab.asset = ?1 ORDER BY b.seq",
-        )?;
         let mut out = Vec::new();
         for row in rows {
-            let (mut a, metadata, context, extra, dataset) = row?;
-            a.metadata = serde_json::from_str(&metadata)?;
-            a.context_data = serde_json::from_str(&context)?;
-            if let Value::Object(m) = serde_json::from_str(&extra)? {
-                a.extra = m;
-            }
-            a.dataset = dataset.map(|d| serde_json::from_str(&d)).transpose()?;
-            a.batches = link
-                .query_map([&a.id], |r| r.get(0))?
-                .collect::<std::result::Result<_, _>>()?;
-            out.push(a);
+            out.push(complete_asset(&conn, row?)?);
         }
         Ok((out, total))
+    }
+
+    fn assets_with_ids(&self, project: &str, ids: &[String]) -> Result<Vec<Asset>> {
+        let conn = self.conn();
+        let mut st = conn.prepare_cached(
+            "SELECT a.* FROM assets a WHERE a.project = ?1 AND a.id = ?2 AND a.deleted = 0",
+        )?;
+        let mut out = Vec::with_capacity(ids.len());
+        for id in ids {
+            if let Some(row) = st.query_row([project, id], asset_from_row).optional()? {
+                out.push(complete_asset(&conn, row)?);
+            }
+        }
+        Ok(out)
     }
 
     fn delete_assets(&self, project: &str, ids: &[String]) -> Result<u64> {
