@@ -244,6 +244,57 @@ class App:
             value,
         )
 
+    def resize(self, width: int, height: int):
+        """Sets the window's outer size (the default is 1180×760; 900×600 is the small laptop
+        case) and waits for the page to take it."""
+        self.driver.set_window_size(width, height)
+        self.wait(lambda: abs(self.driver.execute_script("return window.outerWidth") - width) <= 2,
+                  10, f"the window never became {width} wide")
+        time.sleep(0.3)
+
+    def covered_controls(self, testid: str) -> list[str]:
+        """Every control in the element `testid` (and the header) that a click cannot reach:
+        scrolled into view, the point at its centre belongs to something else, or part of it
+        lies outside the window or the box that clips it. Empty when nothing sits under
+        anything else."""
+        return self.driver.execute_script(
+            """
+            const root = arguments[0];
+            const controls = [...document.querySelectorAll('header button, header select'),
+              ...root.querySelectorAll('button, input, select, textarea, iframe, a[href], th, [role=tab], [tabindex="0"]')];
+            const name = (el) => `${el.tagName.toLowerCase()}${el.dataset.testid ? `[${el.dataset.testid}]` : ''}`
+              + `${el.id ? `#${el.id}` : ''} "${(el.innerText || el.value || el.placeholder || '').trim().slice(0, 30)}"`;
+            const bad = [];
+            for (const el of controls) {
+              const style = getComputedStyle(el);
+              if (!el.getClientRects().length || style.visibility === 'hidden') continue;
+              el.scrollIntoView({ block: 'nearest', inline: 'nearest' });
+              const r = el.getBoundingClientRect();
+              if (r.width < 1 || r.height < 1) continue;
+              if (r.left < -0.5 || r.top < -0.5 || r.right > innerWidth + 0.5 || r.bottom > innerHeight + 0.5) {
+                bad.push(`${name(el)} lies outside the window (${Math.round(r.left)},${Math.round(r.top)}–${Math.round(r.right)},${Math.round(r.bottom)} in ${innerWidth}×${innerHeight})`);
+                continue;
+              }
+              for (let p = el.parentElement; p && p !== document.body; p = p.parentElement) {
+                const ps = getComputedStyle(p);
+                if (ps.overflowX === 'visible' && ps.overflowY === 'visible') continue;
+                const c = p.getBoundingClientRect();
+                if (r.right > c.right + 0.5 || r.left < c.left - 0.5 || r.bottom > c.bottom + 0.5 || r.top < c.top - 0.5) {
+                  bad.push(`${name(el)} is cut off by ${name(p)}`);
+                }
+                break;
+              }
+              const x = r.left + r.width / 2; const y = r.top + Math.min(r.height / 2, 10);
+              const hit = document.elementFromPoint(x, y);
+              if (!hit || (hit !== el && !el.contains(hit) && !hit.contains(el) && hit.control !== el)) {
+                bad.push(`${name(el)} is under ${hit ? name(hit) : 'nothing'}`);
+              }
+            }
+            return bad;
+            """,
+            self.tid(testid),
+        )
+
     # --- the hub's side -----------------------------------------------------------------
     def catalog(self) -> sqlite3.Connection:
         db = sqlite3.connect(f"file:{self.root / 'catalog.sqlite'}?mode=ro", uri=True, timeout=10)
