@@ -767,3 +767,67 @@ fn control_characters_in_names_are_shown_escaped_on_the_terminal() {
     let (_, v) = cli_json(&hub, &["assets", "list", "--project", &project]);
     assert_eq!(v["assets"][0]["externalId"], name);
 }
+
+/// A fix chosen for one file (convert this VBR MP3) applies to that file alone: the upload's
+/// policy still refuses the other one, and the converted file is shown converting, then sent,
+/// then an asset.
+#[tokio::test]
+async fn a_per_file_audio_policy_converts_that_file_only() {
+    let fixtures = generated("make_media_fixtures.sh");
+    let work = tempfile::tempdir().expect("tempdir");
+    let (a, b) = (work.path().join("a.mp3"), work.path().join("b.mp3"));
+    std::fs::copy(fixtures.join("bad/vbr.mp3"), &a).expect("copy");
+    std::fs::copy(fixtures.join("bad/vbr.mp3"), &b).expect("copy");
+    let (_root, _hub, client, project) = hub_with_project("Per file").await;
+    let config = UploadConfig::new(project.id.clone());
+    let planned = |path: &Path, audio| upload::PlannedFile {
+        path: path.to_path_buf(),
+        external_id: path
+            .file_name()
+            .expect("name")
+            .to_string_lossy()
+            .into_owned(),
+        size: std::fs::metadata(path).expect("size").len(),
+        audio,
+    };
+    let plan = upload::Plan {
+        files: vec![
+            planned(&a, Some(media::AudioPolicy::Convert)),
+            planned(&b, None),
+        ],
+        ..upload::Plan::default()
+    };
+    let rec = Recorder::default();
+    let summary = upload::upload_plan(&client, plan, &config, &rec, &CancellationToken::new())
+        .await
+        .expect("upload");
+    rec.assert_invariants();
+    assert_eq!(
+        summary
+            .uploaded
+            .iter()
+            .map(|u| u.path.clone())
+            .collect::<Vec<_>>(),
+        vec![a.clone()]
+    );
+    assert_eq!(
+        summary
+            .rejected
+            .iter()
+            .map(|r| r.path.clone())
+            .collect::<Vec<_>>(),
+        vec![b.clone()]
+    );
+    let steps: Vec<&str> = rec
+        .events()
+        .iter()
+        .filter_map(|e| match e {
+            UploadEvent::Converting { path } if *path == a => Some("converting"),
+            UploadEvent::Started { path, .. } if *path == a => Some("started"),
+            UploadEvent::Sent { path } if *path == a => Some("sent"),
+            UploadEvent::Uploaded { path, .. } if *path == a => Some("uploaded"),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(steps, ["converting", "started", "sent", "uploaded"]);
+}

@@ -575,6 +575,7 @@ mod tests {
             path: root.join(p),
             external_id: p.to_owned(),
             size: 1,
+            audio: None,
         };
         let mut plan = Plan {
             files: vec![planned("photos/a.txt"), planned("photos/../secret.txt")],

@@ -113,6 +113,7 @@ mod tests {
                 path: "/data/a/b.png".into(),
                 external_id: "a/b.png".into(),
                 size: 12,
+                audio: None,
             }],
             started: Journal::now(),
         }

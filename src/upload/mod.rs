@@ -131,6 +131,11 @@ pub enum UploadEvent {
         /// Why.
         reason: String,
     },
+    /// A file is being converted to WAV before it is sent (audio policy `convert`).
+    Converting {
+        /// The file.
+        path: PathBuf,
+    },
     /// A file's upload began.
     Started {
         /// The file.
@@ -148,6 +153,12 @@ pub enum UploadEvent {
         total: u64,
         /// Bytes of all files sent.
         overall_sent: u64,
+    },
+    /// A file's bytes are stored on the hub; it becomes an asset when its registration (a few
+    /// hundred files at a time) is answered.
+    Sent {
+        /// The file.
+        path: PathBuf,
     },
     /// A file became an asset.
     Uploaded {
@@ -250,6 +261,10 @@ pub struct PlannedFile {
     pub external_id: String,
     /// Size in bytes.
     pub size: u64,
+    /// What to do with this file's audio if its bitrate varies, when it differs from the
+    /// upload's policy (a fix chosen for one file).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub audio: Option<AudioPolicy>,
 }
 
 /// The files found under the given paths, and the ones that could not be used.
@@ -277,6 +292,7 @@ pub fn plan(paths: &[PathBuf]) -> Plan {
                     path: p.clone(),
                     external_id: name,
                     size: m.len(),
+                    audio: None,
                 });
             }
             Ok(m) if m.is_dir() => walk(p, p, &mut out),
@@ -342,6 +358,7 @@ fn walk(root: &Path, dir: &Path, out: &mut Plan) {
                     path: child,
                     external_id,
                     size: m.len(),
+                    audio: None,
                 });
             }
             Ok(_) => out.skipped.push(Skipped {
@@ -552,6 +569,9 @@ impl Run<'_> {
         } = ready;
         let _tmp; // keeps a converted WAV alive until it is uploaded
         let (source, ext) = if report.convert_to_wav {
+            self.sink.send(UploadEvent::Converting {
+                path: file.path.clone(),
+            });
             let dir = tempfile::tempdir().map_err(|e| {
                 Error::with_source(
                     ErrorCode::Internal,
@@ -637,6 +657,9 @@ impl Run<'_> {
         }
         result?;
         report_progress(size, true);
+        self.sink.send(UploadEvent::Sent {
+            path: file.path.clone(),
+        });
         let mut asset = json!({
             "data": url.split('?').next().unwrap_or(&url),
             "externalId": file.external_id,
@@ -787,6 +810,9 @@ pub async fn upload_plan(
         let cfg = probe_config.clone();
         async move {
             let p = file.path.clone();
+            let cfg = ProbeConfig {
+                audio: file.audio.unwrap_or(cfg.audio),
+            };
             let report = tokio::task::spawn_blocking(move || {
                 let report = media::probe_with(&p, &cfg);
                 let hash = (report.verdict != Verdict::Reject)

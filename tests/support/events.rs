@@ -1,6 +1,6 @@
 //! Records progress events and checks the invariants every run must keep.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::Mutex;
 
@@ -24,7 +24,8 @@ impl Recorder {
     }
 
     /// Asserts: `finished` comes last and once; bytes only go up (per file and overall); every
-    /// started file ends uploaded or failed, exactly once; progress never passes a file's size.
+    /// started file ends uploaded or failed, exactly once, and becomes an asset only after it was
+    /// sent; progress never passes a file's size.
     pub fn assert_invariants(&self) {
         let ev = self.events();
         assert!(
@@ -41,6 +42,7 @@ impl Recorder {
         let mut started: HashMap<PathBuf, u64> = HashMap::new();
         let mut sent: HashMap<PathBuf, u64> = HashMap::new();
         let mut ended: HashMap<PathBuf, usize> = HashMap::new();
+        let mut stored: HashSet<PathBuf> = HashSet::new();
         let mut overall = 0;
         for e in &ev {
             match e {
@@ -68,7 +70,22 @@ impl Recorder {
                     assert!(*overall_sent >= overall, "overall bytes went down");
                     overall = *overall_sent;
                 }
-                UploadEvent::Uploaded { path, .. } | UploadEvent::Failed { path, .. } => {
+                UploadEvent::Sent { path } => {
+                    assert!(
+                        started.contains_key(path) && stored.insert(path.clone()),
+                        "{} sent before it started, or twice",
+                        path.display()
+                    );
+                }
+                UploadEvent::Uploaded { path, .. } => {
+                    assert!(
+                        stored.contains(path),
+                        "{} became an asset before its bytes were sent",
+                        path.display()
+                    );
+                    *ended.entry(path.clone()).or_default() += 1;
+                }
+                UploadEvent::Failed { path, .. } => {
                     *ended.entry(path.clone()).or_default() += 1;
                 }
                 _ => {}

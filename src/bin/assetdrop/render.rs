@@ -291,7 +291,10 @@ impl EventSink<UploadEvent> for Bars {
             UploadEvent::Finished { bytes, .. } => self
                 .overall
                 .set_message(format!("done, {}", human_bytes(bytes))),
-            UploadEvent::Probed { .. } | UploadEvent::Skipped { .. } => {}
+            UploadEvent::Probed { .. }
+            | UploadEvent::Skipped { .. }
+            | UploadEvent::Converting { .. }
+            | UploadEvent::Sent { .. } => {}
         }
     }
 }
