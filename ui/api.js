@@ -30,7 +30,10 @@ export const project = (id) => invoke('project', { id });
 export const createProject = (name, description) => invoke('create_project', { name, description });
 export const createBatch = (project, name) => invoke('create_batch', { project, name });
 export const storages = () => invoke('storages');
-export const assets = (project, page, limit) => invoke('assets', { project, page, limit });
+/** A page of a project's assets, newest first; filter: {batch, externalId} or null. */
+export const assets = (project, page, limit, filter) => invoke('assets', { project, page, limit, filter: filter ?? null });
+/** What the preview of one asset shows (its signed URL and kind). */
+export const assetPreview = (project, id) => invoke('asset_preview', { project, id });
 
 /** Native chooser; resolves to the chosen paths ([] when cancelled). */
 export const pick = (folders, filter) => invoke('pick', { folders, filter: filter || null });
@@ -59,8 +62,9 @@ export const openTable = (request, rows) => invoke('open_table', { request, rows
 export const preview = (request, config, rows) => invoke('preview', { request, config, rows });
 export const saveTemplate = (project, config) => invoke('save_template', { project, config });
 
-export function build(job, project, request, config, onEvent) {
-  return invoke('build', { job, project, request, config, events: channel(onEvent) });
+/** Builds one asset per row and imports them; checks: the URL checks to run first, or null. */
+export function build(job, project, request, config, checks, onEvent) {
+  return invoke('build', { job, project, request, config, checks, events: channel(onEvent) });
 }
 
 /** Files dropped on the window from the OS: handler({paths}). */
@@ -68,8 +72,16 @@ export const onDrop = (handler) => tauri.event.listen('files-dropped', (e) => ha
 /** Files dragged over the window or away: handler({over}). */
 export const onHover = (handler) => tauri.event.listen('drag-hover', (e) => handler(e.payload));
 
-/** The message of a command's error, whatever shape it came in. */
+/** The message of a command's error, whatever shape it came in, in the app's words: a refused
+ * key or a silent hub says what to do here, not which request failed. */
 export function messageOf(err) {
-  if (err && typeof err === 'object' && 'message' in err) return err.message;
-  return String(err);
+  const message = err && typeof err === 'object' && 'message' in err ? String(err.message) : String(err);
+  const code = err && typeof err === 'object' ? err.code : undefined;
+  if (code === 'unauthorized') {
+    return 'The hub refused the API key: enter a valid key in Settings and connect again.';
+  }
+  // "GET /v2/listProjects: …" and "(HTTP 401)" are for logs, not for people.
+  const plain = message.replace(/^(GET|POST|PUT|DELETE|PATCH) \/\S*: /, '').replace(/ \(HTTP \d{3}\)/g, '');
+  if (code === 'network') return `${plain.charAt(0).toUpperCase()}${plain.slice(1)}. Check the network, or the hub in Settings.`;
+  return plain.charAt(0).toUpperCase() + plain.slice(1);
 }

@@ -43,11 +43,34 @@ function render(s) {
 
 const buttons = () => ['settings-use-local', 'settings-connect-ango', 'settings-connect-self-hosted'].map($);
 
-async function change(action) {
+/** The address typed for a self-hosted hub, or an error in the app's words. */
+function selfHostedUrl() {
+  const given = $('settings-self-hosted-url').value.trim();
+  let url = null;
+  try { url = new URL(given); } catch { url = null; }
+  if (!url || !['http:', 'https:'].includes(url.protocol) || !url.hostname) {
+    throw new Error(given
+      ? `“${given}” is not a web address: enter the hub's full address, starting with https:// (for example https://hub.example.com).`
+      : 'Enter the address of the hub, for example https://hub.example.com.');
+  }
+  return given;
+}
+
+async function change(action, target, button) {
   ctx.clearBanner();
   // Marks the view busy until the change has finished (status, projects and message shown).
   $('view-settings').dataset.busy = 'true';
   buttons().forEach((b) => { b.disabled = true; });
+  const label = button?.textContent;
+  if (button) button.textContent = target ? 'Connecting…' : 'Switching…';
+  const box = $('settings-status');
+  const before = [...box.childNodes];
+  const note = document.createElement('p');
+  note.className = 'connecting';
+  note.dataset.testid = 'settings-connecting';
+  note.setAttribute('role', 'status');
+  note.textContent = target ? `Connecting to ${target}…` : 'Starting the local hub…';
+  box.replaceChildren(note, ...before);
   try {
     const s = await action();
     $('settings-ango-key').value = '';
@@ -57,8 +80,10 @@ async function change(action) {
     const empty = ctx.project ? '' : ' It has no projects yet: create one with “+ New project”.';
     ctx.showInfo(`${s.mode === 'local' ? 'Using the local hub.' : `Connected to ${s.hubLabel}.`}${empty}`);
   } catch (e) {
+    note.remove();
     ctx.showError(api.messageOf(e));
   } finally {
+    if (button) button.textContent = label;
     buttons().forEach((b) => { b.disabled = false; });
     delete $('view-settings').dataset.busy;
   }
@@ -67,11 +92,15 @@ async function change(action) {
 export async function init(c) {
   ctx = c;
   for (const r of document.querySelectorAll('input[name="hub-choice"]')) r.addEventListener('change', () => choose(r.value));
-  $('settings-use-local').addEventListener('click', () => change(api.connectLocal));
+  $('settings-use-local').addEventListener('click', () => change(api.connectLocal, null, $('settings-use-local')));
   $('settings-connect-ango').addEventListener('click', () => change(() => api.connectRemote(
-    { kind: 'ango', region: $('settings-ango-region').value }, $('settings-ango-key').value)));
-  $('settings-connect-self-hosted').addEventListener('click', () => change(() => api.connectRemote(
-    { kind: 'selfHosted', url: $('settings-self-hosted-url').value }, $('settings-self-hosted-key').value)));
+    { kind: 'ango', region: $('settings-ango-region').value }, $('settings-ango-key').value),
+  $('settings-ango-region').selectedOptions[0]?.text ?? 'Ango Hub', $('settings-connect-ango')));
+  $('settings-connect-self-hosted').addEventListener('click', () => {
+    let url;
+    try { url = selfHostedUrl(); } catch (e) { ctx.showError(e.message); $('settings-self-hosted-url').focus(); return; }
+    change(() => api.connectRemote({ kind: 'selfHosted', url }, $('settings-self-hosted-key').value), url, $('settings-connect-self-hosted'));
+  });
   const hubs = await ctx.guard(api.angoHubs) ?? [];
   $('settings-ango-region').replaceChildren(...hubs.map((h) => new Option(h.label, h.name)));
 }

@@ -12,7 +12,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use assetdrop::hub::{self, HubConfig, RunningHub};
-use assetdrop::upload::{self, Hub, HubClient, ANGO_HUBS};
+use assetdrop::upload::{self, Hub, HubClient, RetryPolicy, ANGO_HUBS};
 use assetdrop::{Error, ErrorCode};
 use serde::{Deserialize, Serialize};
 
@@ -387,6 +387,13 @@ pub async fn connect(
     Ok(conn)
 }
 
+/// Retries of the first look at a hub: one, soon.
+const FIRST_LOOK: RetryPolicy = RetryPolicy {
+    max_retries: 1,
+    base: std::time::Duration::from_millis(200),
+    max: std::time::Duration::from_millis(500),
+};
+
 /// A failed first look at a hub, said in terms of what to check.
 fn not_connected(url: &str, e: Error) -> Error {
     let message = match e.code {
@@ -490,7 +497,11 @@ impl Connection {
         url: &str,
         key: &str,
     ) -> Result<Self, Error> {
-        let client = HubClient::new(url, key)?.with_receipt(folders.receipts());
+        // The first look fails fast: a closed port or a wrong address is said at once, not after
+        // the minute of retries an upload gets for a hub that stops answering mid-way.
+        let client = HubClient::new(url, key)?
+            .with_receipt(folders.receipts())
+            .with_retry(FIRST_LOOK);
         let hub = client
             .hub()
             .await
@@ -502,7 +513,7 @@ impl Connection {
             .map_err(|e| not_connected(url, e))?;
         Ok(Self {
             label: remote.label(&hub, url),
-            client,
+            client: client.with_retry(RetryPolicy::default()),
             mode: remote.mode(),
             hub,
             local: None,

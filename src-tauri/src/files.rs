@@ -7,7 +7,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use assetdrop::builder::{RowAsset, RowError, Table};
+use assetdrop::builder::{
+    CheckError, ConfigError, FieldProblem, RowAsset, RowError, Table, TableError, TemplateError,
+};
 use assetdrop::media::{Format, Kind, ProbeConfig, Problem, Verdict};
 use assetdrop::progress::EventSink;
 use assetdrop::upload::{self, CancellationToken, Failed, Skipped, Validated};
@@ -271,6 +273,119 @@ pub struct PreviewRow {
     pub asset: Option<assetdrop::builder::Asset>,
     /// Why the row gave none.
     pub error: Option<String>,
+}
+
+/// What a builder error is about, so the page can show it next to that.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum About {
+    /// The template's HTML or its placeholders.
+    Template,
+    /// The table: reading it, or columns it lacks.
+    Table,
+    /// Fields of the template's settings (see [`BuilderError::fields`]).
+    Settings,
+    /// Anything else (the hub, the connection).
+    Other,
+}
+
+/// A name the user wrote and the one they most likely meant.
+#[derive(Debug, Clone, Serialize)]
+pub struct Suggested {
+    /// The name as written.
+    pub name: String,
+    /// The likely name, if one is close.
+    pub suggestion: Option<String>,
+}
+
+/// Why a preview or a build could not start, with what it is about and, for placeholders and
+/// columns that do not match, the names involved.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BuilderError {
+    /// The code and message.
+    #[serde(flatten)]
+    pub error: IpcError,
+    /// What the error is about.
+    pub about: About,
+    /// Placeholders that name no column, each with the column it most likely means.
+    pub unknown_placeholders: Vec<Suggested>,
+    /// Columns the template uses that the table lacks, each with the likely header column.
+    pub missing_columns: Vec<Suggested>,
+    /// Settings fields at fault (`selectedExternalId`, `template`...).
+    pub fields: Vec<FieldProblem>,
+}
+
+impl BuilderError {
+    fn plain(error: IpcError, about: About) -> Self {
+        Self {
+            error,
+            about,
+            unknown_placeholders: Vec::new(),
+            missing_columns: Vec::new(),
+            fields: Vec::new(),
+        }
+    }
+}
+
+impl From<IpcError> for BuilderError {
+    fn from(e: IpcError) -> Self {
+        Self::plain(e, About::Other)
+    }
+}
+
+impl From<assetdrop::Error> for BuilderError {
+    /// Placed by the builder error it carries: a template's, a table's or the settings'.
+    fn from(e: assetdrop::Error) -> Self {
+        let source = e.source.as_deref();
+        let check = source.and_then(|s| s.downcast_ref::<CheckError>()).cloned();
+        let config = source.and_then(|s| match s.downcast_ref::<TemplateError>() {
+            Some(TemplateError::Config(c)) => Some(c.clone()),
+            _ => s.downcast_ref::<ConfigError>().cloned(),
+        });
+        let about = if check.is_some() {
+            About::Template
+        } else if config.is_some() {
+            About::Settings
+        } else if source
+            .and_then(|s| s.downcast_ref::<TemplateError>())
+            .is_some()
+        {
+            About::Template
+        } else if source
+            .and_then(|s| s.downcast_ref::<TableError>())
+            .is_some()
+        {
+            About::Table
+        } else {
+            About::Other
+        };
+        let mut out = Self::plain(e.into(), about);
+        if let Some(check) = check {
+            let suggested = |names: &[String], likely: &dyn Fn(&str) -> Option<String>| {
+                names
+                    .iter()
+                    .map(|n| Suggested {
+                        name: n.clone(),
+                        suggestion: likely(n),
+                    })
+                    .collect()
+            };
+            out.unknown_placeholders = suggested(&check.unknown_placeholders, &|n| {
+                check.likely_column(n).map(str::to_owned)
+            });
+            out.missing_columns = suggested(&check.missing_columns, &|n| {
+                check.likely_header(n).map(str::to_owned)
+            });
+            if out.unknown_placeholders.is_empty() {
+                out.about = About::Table;
+            }
+        }
+        if let Some(ConfigError::Invalid(fields)) = config {
+            out.fields = fields;
+        }
+        out
+    }
 }
 
 impl From<std::result::Result<RowAsset, RowError>> for PreviewRow {

@@ -171,6 +171,7 @@ fn try_run() -> anyhow::Result<()> {
             commands::create_batch,
             commands::storages,
             commands::assets,
+            commands::asset_preview,
             commands::pick,
             commands::add_files,
             commands::upload,

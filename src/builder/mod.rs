@@ -40,12 +40,16 @@ pub use config::{
     Classification, ColumnConfig, ColumnKind, ConfigError, FieldProblem, OrderedMap, PreLabelRule,
     TemplateConfig, MULTI_SELECT_TOOLS, PUBLIC_STORAGE,
 };
-pub use import::{build, wire_assets, BuildConfig, BuildEvent, BuildSummary, RowFailure};
+pub use import::{
+    build, wire_assets, BuildConfig, BuildEvent, BuildPhase, BuildSummary, RowFailure,
+};
 pub use table::{
     Header, Row, Rows, Table, TableError, TableFormat, TableOptions, DEFAULT_MAX_ROW_BYTES,
     DETECTED_DELIMITERS,
 };
-pub use template::{Answer, Asset, CheckError, PreLabel, RenderError, Template, TemplateError};
+pub use template::{
+    closest_name, Answer, Asset, CheckError, PreLabel, RenderError, Template, TemplateError,
+};
 
 use crate::error::{Error, ErrorCode};
 

@@ -21,7 +21,7 @@ const QUERY_VALUE: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b'~');
 use serde::{Deserialize, Serialize};
 
-use super::config::{Classification, ConfigError, OrderedMap, TemplateConfig};
+use super::config::{Classification, ColumnKind, ConfigError, OrderedMap, TemplateConfig};
 use super::table::{Header, Row};
 use super::unescape::unescape;
 
@@ -213,7 +213,7 @@ impl CheckError {
                 .unknown_placeholders
                 .iter()
                 .map(|p| {
-                    let hint = close_match(p, &self.configured)
+                    let hint = same_but_case(p, &self.configured)
                         .map(|c| format!(" (did you mean {{{{{c}}}}}?)"))
                         .unwrap_or_default();
                     format!("{{{{{p}}}}}{hint}")
@@ -230,7 +230,7 @@ impl CheckError {
                 .missing_columns
                 .iter()
                 .map(|m| {
-                    let hint = close_match(m, &self.header)
+                    let hint = same_but_case(m, &self.header)
                         .map(|c| format!(" (the header has `{c}`)"))
                         .unwrap_or_default();
                     format!("`{m}`{hint}")
@@ -254,13 +254,72 @@ fn quoted(names: &[String]) -> String {
         .join(", ")
 }
 
-/// A name equal to `name` but for case and surrounding spaces.
-fn close_match<'a>(name: &str, candidates: &'a [String]) -> Option<&'a str> {
+impl CheckError {
+    /// The configured column an unknown placeholder most likely means (see [`closest_name`]).
+    pub fn likely_column(&self, placeholder: &str) -> Option<&str> {
+        closest_name(placeholder, &self.configured)
+    }
+
+    /// The header column a missing configured column most likely is (see [`closest_name`]).
+    pub fn likely_header(&self, column: &str) -> Option<&str> {
+        closest_name(column, &self.header)
+    }
+}
+
+/// The candidate `name` most likely means: one equal to it but for case and surrounding spaces,
+/// else the nearest by edit distance (ignoring case; a swap of two neighbouring letters counts
+/// as one edit), if it is within a third of the name's length (at least one edit, at most
+/// three). The first of equally near candidates wins.
+pub fn closest_name<'a>(name: &str, candidates: &'a [String]) -> Option<&'a str> {
+    if let Some(same) = same_but_case(name, candidates) {
+        return Some(same);
+    }
+    let key: Vec<char> = name.trim().to_lowercase().chars().collect();
+    let limit = (key.len() / 3).clamp(1, 3);
+    candidates
+        .iter()
+        .filter(|c| c.as_str() != name)
+        .map(|c| {
+            let other: Vec<char> = c.trim().to_lowercase().chars().collect();
+            (edit_distance(&key, &other), c)
+        })
+        .filter(|(d, _)| *d <= limit)
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, c)| c.as_str())
+}
+
+/// A candidate equal to `name` but for case and surrounding spaces: the only hint the
+/// command line's message gives (it names every configured column besides).
+fn same_but_case<'a>(name: &str, candidates: &'a [String]) -> Option<&'a str> {
     let key = name.trim().to_lowercase();
     candidates
         .iter()
         .find(|c| c.as_str() != name && c.trim().to_lowercase() == key)
         .map(String::as_str)
+}
+
+/// The optimal-string-alignment distance: insertions, deletions, substitutions and swaps of
+/// neighbours, one edit each.
+fn edit_distance(a: &[char], b: &[char]) -> usize {
+    let width = b.len() + 1;
+    let mut d = vec![0usize; (a.len() + 1) * width];
+    for (j, cell) in d.iter_mut().take(width).enumerate() {
+        *cell = j;
+    }
+    for i in 1..=a.len() {
+        d[i * width] = i;
+        for j in 1..=b.len() {
+            let cost = usize::from(a[i - 1] != b[j - 1]);
+            let mut best = (d[(i - 1) * width + j] + 1)
+                .min(d[i * width + j - 1] + 1)
+                .min(d[(i - 1) * width + j - 1] + cost);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                best = best.min(d[(i - 2) * width + j - 2] + 1);
+            }
+            d[i * width + j] = best;
+        }
+    }
+    d[a.len() * width + b.len()]
 }
 
 /// Why one row could not be rendered.
@@ -305,6 +364,8 @@ pub struct Template {
     required: Vec<String>,
     configured: Vec<String>,
     unknown: Vec<String>,
+    /// Media columns (image, audio, video, PDF) on public storage, in config order.
+    public_media: Vec<(String, ColumnKind)>,
     static_len: usize,
 }
 
@@ -424,6 +485,12 @@ impl Template {
             .map(|(k, _)| k.to_owned())
             .collect();
         let configured: Vec<String> = config.data_config.keys().map(str::to_owned).collect();
+        let public_media = config
+            .data_config
+            .iter()
+            .filter(|(_, c)| c.kind.needs_storage() && c.storage_id().is_none())
+            .map(|(name, c)| (name.to_owned(), c.kind.clone()))
+            .collect();
         let mut required = configured.clone();
         for (_, rule) in config.pre_label_config.iter() {
             if !required.contains(&rule.value) {
@@ -448,6 +515,7 @@ impl Template {
             required,
             configured,
             unknown: compiler.unknown,
+            public_media,
             static_len,
         })
     }
@@ -464,6 +532,13 @@ impl Template {
     /// as they are in the output, and [`Template::check`] refuses them.
     pub fn unknown_placeholders(&self) -> &[String] {
         &self.unknown
+    }
+
+    /// The media columns (image, audio, video, PDF) whose values are public URLs, with their
+    /// kinds: the URLs a check before building can probe (a storage integration's are the
+    /// hub's to check).
+    pub fn public_media(&self) -> &[(String, ColumnKind)] {
+        &self.public_media
     }
 
     /// The columns a table must have: the `dataConfig` keys and the pre-label columns.

@@ -367,6 +367,22 @@ fn check_reports_unknown_placeholders_and_missing_columns_together() {
 }
 
 #[test]
+fn a_misspelt_placeholder_gets_the_nearest_column() {
+    let names: Vec<String> = ["id", "title", "photo", "batch"].map(String::from).to_vec();
+    assert_eq!(closest_name("titel", &names), Some("title"));
+    assert_eq!(closest_name("Photo", &names), Some("photo"));
+    assert_eq!(closest_name("phto", &names), Some("photo"));
+    assert_eq!(closest_name("subtitle", &names), None);
+    assert_eq!(closest_name("x", &names), None);
+    let config = text_config(&["id", "title"]);
+    let template = Template::parse("<p>{{titel}}</p>", &config, &[]).unwrap();
+    let header = Header::new(vec!["id".into(), "title".into()], 1).unwrap();
+    let e = template.check(&header).unwrap_err();
+    assert_eq!(e.likely_column("titel"), Some("title"));
+    assert_eq!(e.likely_column("tags"), None);
+}
+
+#[test]
 fn config_problems_stop_parsing() {
     let mut config = text_config(&["id"]);
     config.selected_external_id = "nope".to_owned();

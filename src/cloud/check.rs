@@ -432,6 +432,7 @@ pub fn judge(target: &Target, probe: &Probe) -> Vec<Problem> {
         message,
         field: Some(target.field.clone()),
         fix: None,
+        external_id: None,
     };
     let url = shown(&target.url);
     let field = &target.field;

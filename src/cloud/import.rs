@@ -118,8 +118,16 @@ pub struct ImportReport {
     pub summarised: Vec<Summarised>,
     /// What the reader counted.
     pub summary: ReadSummary,
-    /// Entries left out because they were bad (with `skip_bad`), or would have been.
+    /// Entries left out because they were bad (with `skip_bad`), or would have been:
+    /// [`ImportReport::with_errors`] and the skipped duplicates.
     pub not_imported: u64,
+    /// Entries with at least one error, however many: the invalid ones, and the valid ones the
+    /// checks (or, in a dry run, a batch the project lacks) refused. Each is one entry the
+    /// problems name; problems of the file as a whole (`index` `None`) are not entries.
+    pub with_errors: u64,
+    /// Entries that are imported when the import goes ahead: the valid ones, less the skipped and
+    /// the refused. `ready + with_errors + skipped` is every entry.
+    pub ready: u64,
     /// Whether nothing was registered on purpose.
     pub dry_run: bool,
 }
@@ -475,6 +483,7 @@ pub async fn import_reporting(
                         ),
                         field: Some("batches".to_owned()),
                         fix: None,
+                        external_id: Some(a.external_id.clone()),
                     });
                 }
             }
@@ -514,9 +523,14 @@ pub async fn import_reporting(
         progress.tick(Phase::Check, entries, Some(entries), true);
     }
     log.finish(&mut report);
+    if config.check.is_some() {
+        name_entries(&mut report.problems, open()?, cancel)?;
+    }
     // Invalid entries and skipped duplicates (pass 1), and good entries refused (pass 1 in a
     // dry run, pass 2).
-    report.not_imported = (report.summary.invalid + report.summary.skipped + refused.len) as u64;
+    report.with_errors = (report.summary.invalid + refused.len) as u64;
+    report.ready = report.summary.valid.saturating_sub(refused.len) as u64;
+    report.not_imported = report.with_errors + report.summary.skipped as u64;
     if !missing.is_empty() && !config.create_batches && !config.dry_run {
         return Err(Error::new(
             ErrorCode::NotFound,
@@ -537,7 +551,7 @@ pub async fn import_reporting(
     registration.settle().await?;
 
     // Pass 3: register the good entries, in chunks.
-    let to_register = report.summary.valid.saturating_sub(refused.len) as u64;
+    let to_register = report.ready;
     progress.tick(Phase::Register, 0, Some(to_register), true);
     let chunk = config.register_chunk.clamp(1, 5000);
     let mut pending: Vec<Registrable> = Vec::with_capacity(chunk);
@@ -580,6 +594,40 @@ pub async fn import_reporting(
     Ok(report)
 }
 
+/// Gives the problems the checks found (which know entries by index only) their entries'
+/// `externalId`s, reading the file again up to the last entry they name.
+fn name_entries(
+    problems: &mut [Problem],
+    entries: impl Iterator<Item = super::Entry>,
+    cancel: &CancellationToken,
+) -> Result<(), Error> {
+    let wanted: std::collections::BTreeSet<usize> = problems
+        .iter()
+        .filter(|p| p.external_id.is_none())
+        .filter_map(|p| p.index)
+        .collect();
+    let Some(&last) = wanted.last() else {
+        return Ok(());
+    };
+    let mut ids = std::collections::BTreeMap::new();
+    for entry in entries {
+        if cancel.is_cancelled() {
+            return Err(Error::new(ErrorCode::Cancelled, "cancelled while reading"));
+        }
+        let Some(i) = entry.index else { continue };
+        if i > last {
+            break;
+        }
+        if let (true, Some(asset)) = (wanted.contains(&i), entry.asset) {
+            ids.insert(i, asset.external_id);
+        }
+    }
+    for p in problems.iter_mut().filter(|p| p.external_id.is_none()) {
+        p.external_id = p.index.and_then(|i| ids.get(&i)).cloned();
+    }
+    Ok(())
+}
+
 /// The first 20 names, quoted, and how many more.
 fn named_few(names: &std::collections::BTreeSet<String>) -> String {
     let mut out: Vec<String> = names.iter().take(20).map(|b| format!("{b:?}")).collect();
@@ -620,6 +668,7 @@ mod tests {
             message: format!("entry {index}"),
             field: Some("externalId".to_owned()),
             fix: None,
+            external_id: None,
         }
     }
 

@@ -21,6 +21,7 @@
 
 mod asset;
 pub mod check;
+mod edit;
 mod import;
 mod parse;
 mod reader;
@@ -34,6 +35,7 @@ pub use asset::{
     Attachment, AttachmentKind, Classification, CloudAsset, Data, EditorType, Metadata,
 };
 pub use check::{CheckConfig, CheckReport, Checker, Target};
+pub use edit::{read_for_editing, MAX_EDIT_BYTES};
 pub use import::{
     import, import_reporting, import_with_events, ImportConfig, ImportEvent, ImportReport, Phase,
     Summarised, DEFAULT_PROBLEMS_PER_CODE,
@@ -201,8 +203,9 @@ pub struct Fix {
 /// One thing wrong with (or worth knowing about) an entry or the file.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Problem {
-    /// The entry's position in the array (0-based); `None` for the file as a whole (not an
-    /// array, empty, trailing garbage, a missing comma between entries).
+    /// The entry's position in the array (0-based; messages name entries by where they are,
+    /// not by this number); `None` for the file as a whole (not an array, empty, trailing
+    /// garbage, a missing comma between entries).
     pub index: Option<usize>,
     /// 1-based line where the entry starts, or where the parser stopped.
     pub line: u64,
@@ -220,6 +223,10 @@ pub struct Problem {
     /// A replacement that fixes it, where one is certain enough to offer.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub fix: Option<Fix>,
+    /// The entry's `externalId`, when it has one (a string, or a number written as one), so
+    /// that people can tell which entry is meant.
+    #[serde(rename = "externalId", skip_serializing_if = "Option::is_none")]
+    pub external_id: Option<String>,
 }
 
 impl Problem {

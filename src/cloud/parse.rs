@@ -47,6 +47,7 @@ impl Sink {
             message,
             field: field.map(str::to_owned),
             fix,
+            external_id: None,
         });
     }
 

@@ -239,7 +239,8 @@ pub struct CloudReader<R> {
     config: ReadConfig,
     /// External IDs of the entries that gave assets, as fingerprints (see [`ExternalIds`]: a
     /// false "duplicate" would skip a real asset, and at 128 bits none is to be expected), with
-    /// the first entry's index (`u32::MAX` past that): 20 bytes an ID, not the ID itself.
+    /// the line the first entry starts on (`u32::MAX` past that), to name it by: 20 bytes an ID,
+    /// not the ID itself.
     seen: HashMap<[u8; 16], u32>,
     summary: ReadSummary,
 }
@@ -311,8 +312,12 @@ impl<R: Read> Iterator for CloudReader<R> {
             },
             Event::Entry { index, at, text } => {
                 let mut sink = Sink::new(Some(index), at.line, at.column);
-                let asset = match decode(text, index, at, &mut sink) {
-                    Some(value) => parse::parse(value, &mut sink, fix_urls),
+                let mut id = None;
+                let asset = match decode(text, at, &mut sink) {
+                    Some(value) => {
+                        id = external_id_of(&value);
+                        parse::parse(value, &mut sink, fix_urls)
+                    }
                     None => None,
                 };
                 let mut skipped = false;
@@ -320,13 +325,18 @@ impl<R: Read> Iterator for CloudReader<R> {
                     let keep = duplicates(
                         &mut self.seen,
                         &self.config,
-                        index,
+                        at.line,
                         &a.external_id,
                         &mut sink,
                     );
                     skipped = !keep && self.config.duplicates == DuplicatePolicy::Skip;
                     keep.then_some(a)
                 });
+                if let Some(id) = &id {
+                    for p in &mut sink.problems {
+                        p.external_id = Some(id.clone());
+                    }
+                }
                 Entry {
                     index: Some(index),
                     line: at.line,
@@ -341,9 +351,19 @@ impl<R: Read> Iterator for CloudReader<R> {
     }
 }
 
+/// The `externalId` an entry gives, to name it by in its problems: a non-empty string, or a
+/// number (a wrong type, but still what the entry is known by).
+fn external_id_of(value: &Value) -> Option<String> {
+    match value.get("externalId")? {
+        Value::String(s) if !s.trim().is_empty() => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
 /// The entry's text as a JSON value; `None` (with the problem in `sink`) when it is not UTF-8
 /// or not JSON, placed where the decoder stopped.
-fn decode(text: &[u8], index: usize, at: Pos, sink: &mut Sink) -> Option<Value> {
+fn decode(text: &[u8], at: Pos, sink: &mut Sink) -> Option<Value> {
     let place = |offset: usize| {
         let mut p = at;
         p.advance(&text[..offset.min(text.len())]);
@@ -353,7 +373,7 @@ fn decode(text: &[u8], index: usize, at: Pos, sink: &mut Sink) -> Option<Value> 
         Ok(s) => s,
         Err(e) => {
             let p = place(e.valid_up_to());
-            push_at(sink, p, ProblemCode::NotUtf8, format!("entry {index} has bytes that are not UTF-8 (at line {} column {}): save the file as UTF-8", p.line, p.column));
+            push_at(sink, p, ProblemCode::NotUtf8, format!("the entry has bytes that are not UTF-8 (at line {} column {}): save the file as UTF-8", p.line, p.column));
             return None;
         }
     };
@@ -372,7 +392,7 @@ fn decode(text: &[u8], index: usize, at: Pos, sink: &mut Sink) -> Option<Value> 
                 p,
                 ProblemCode::InvalidJson,
                 format!(
-                    "entry {index} is not valid JSON at line {} column {}: {what}{hint}",
+                    "the entry is not valid JSON at line {} column {}: {what}{hint}",
                     p.line, p.column
                 ),
             );
@@ -419,6 +439,7 @@ fn push_at(sink: &mut Sink, p: Pos, code: ProblemCode, message: String) {
         message,
         field: None,
         fix: None,
+        external_id: None,
     });
 }
 
@@ -426,7 +447,7 @@ fn push_at(sink: &mut Sink, p: Pos, code: ProblemCode, message: String) {
 fn duplicates(
     seen: &mut HashMap<[u8; 16], u32>,
     config: &ReadConfig,
-    index: usize,
+    line: u64,
     id: &str,
     sink: &mut Sink,
 ) -> bool {
@@ -443,14 +464,14 @@ fn duplicates(
         let which = if first == u32::MAX {
             "an earlier entry".to_owned()
         } else {
-            format!("entry {first}")
+            format!("the entry at line {first}")
         };
         (
             ProblemCode::DuplicateExternalId,
             format!("{which} already has externalId {}", quoted(id)),
         )
     } else {
-        seen.insert(f.to_le_bytes(), u32::try_from(index).unwrap_or(u32::MAX));
+        seen.insert(f.to_le_bytes(), u32::try_from(line).unwrap_or(u32::MAX));
         return true;
     };
     let (severity, keep, outcome) = match config.duplicates {
@@ -554,7 +575,13 @@ mod tests {
         let config = ReadConfig::default().with_existing_ids(["old"]);
         let (entries, summary) = read(input, config.clone());
         assert_eq!(codes(&entries[1]), ["duplicate-external-id"]);
-        assert!(entries[1].problems[0].message.contains("entry 0"));
+        assert!(
+            entries[1].problems[0]
+                .message
+                .contains("the entry at line 1 already"),
+            "the earlier entry is named by its line, the same for every reader of the message"
+        );
+        assert_eq!(entries[1].problems[0].external_id.as_deref(), Some("a"));
         assert_eq!(codes(&entries[2]), ["existing-external-id"]);
         assert!(entries.iter().all(|e| e.asset.is_some()));
         assert_eq!((summary.valid, summary.warnings), (3, 2));

@@ -253,7 +253,7 @@ impl<R: Read> Scanner<R> {
                             let p = self.at_end(
                                 None,
                                 ProblemCode::Truncated,
-                                format!("the file ends after entry {} without closing the array: the rest is missing, or add `]` at the end", self.next_index - 1),
+                                "the file ends after its last entry without closing the array: the rest is missing, or add `]` at the end".to_owned(),
                             );
                             return Some(Event::Problem(p));
                         }
@@ -271,14 +271,21 @@ impl<R: Read> Scanner<R> {
                             self.state = State::AfterComma;
                             let reported = std::mem::replace(&mut self.gap_reported, false);
                             if !reported {
-                                let p = problem(None, at, Severity::Error, ProblemCode::InvalidJson, format!("a comma is missing between entries {} and {}: add `,` here", self.next_index - 1, self.next_index));
+                                let p = problem(
+                                    None,
+                                    at,
+                                    Severity::Error,
+                                    ProblemCode::InvalidJson,
+                                    "a comma is missing between two entries: add `,` here"
+                                        .to_owned(),
+                                );
                                 return Some(Event::Problem(p));
                             }
                         }
                         Some(b) => {
                             self.bump();
                             if !std::mem::replace(&mut self.gap_reported, true) {
-                                let p = problem(None, at, Severity::Error, ProblemCode::InvalidJson, format!("unexpected {} after entry {}: expected `,` before the next entry or `]` to end the array", shown_byte(b), self.next_index - 1));
+                                let p = problem(None, at, Severity::Error, ProblemCode::InvalidJson, format!("unexpected {} after an entry: expected `,` before the next entry or `]` to end the array", shown_byte(b)));
                                 return Some(Event::Problem(p));
                             }
                         }
@@ -334,7 +341,7 @@ impl<R: Read> Scanner<R> {
                 let p = self.at_end(
                     Some(index),
                     ProblemCode::Truncated,
-                    format!("the file ends inside entry {index}, which starts at line {} column {}{inside}: the rest of the file is missing, or a bracket or quote is not closed", at.line, at.column),
+                    format!("the file ends inside the entry that starts at line {} column {}{inside}: the rest of the file is missing, or a bracket or quote is not closed", at.line, at.column),
                 );
                 Event::Problem(p)
             }
@@ -342,9 +349,9 @@ impl<R: Read> Scanner<R> {
                 self.state = State::AfterEntry;
                 self.gap_reported = false;
                 if c.too_deep {
-                    Event::Problem(problem(Some(index), at, Severity::Error, ProblemCode::TooDeep, format!("entry {index} nests arrays or objects more than {} levels deep: flatten it (an asset needs only a few levels)", self.max_depth)))
+                    Event::Problem(problem(Some(index), at, Severity::Error, ProblemCode::TooDeep, format!("the entry nests arrays or objects more than {} levels deep: flatten it (an asset needs only a few levels)", self.max_depth)))
                 } else if c.too_large {
-                    Event::Problem(problem(Some(index), at, Severity::Error, ProblemCode::EntryTooLarge, format!("entry {index} is larger than {} bytes: host large content as a file and give its URL in `data`", self.max_entry_bytes)))
+                    Event::Problem(problem(Some(index), at, Severity::Error, ProblemCode::EntryTooLarge, format!("the entry is larger than {} bytes: host large content as a file and give its URL in `data`", self.max_entry_bytes)))
                 } else {
                     Event::Entry {
                         index,
@@ -484,6 +491,7 @@ fn problem(
         message,
         field: None,
         fix: None,
+        external_id: None,
     }
 }
 
