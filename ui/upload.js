@@ -645,6 +645,9 @@ async function start(only) {
   $('upload-summary').classList.add('hidden');
   const run = running;
   overall(run);
+  // Cancel is usable at once, not from the next frame: a page busy with progress events may
+  // paint late.
+  renderCounts();
   stale();
   // The keyboard stays where the next action is.
   requestAnimationFrame(() => $('upload-cancel').focus());
@@ -678,6 +681,7 @@ async function start(only) {
     files.forEach((f) => { if (['uploading', 'converting', 'sent'].includes(f.state)) { f.state = 'failed'; f.error = 'Interrupted before it was registered.'; } });
   } finally {
     running = null;
+    renderCounts();
     stale();
   }
 }

@@ -142,6 +142,17 @@ class App:
                   "self-hosted": "settings-connect-self-hosted"}[choice]
         self.wait(lambda: self.tid(button).is_displayed(), message=f"the {choice} panel never showed")
 
+    def connect_self_hosted(self, url: str, key: str):
+        """Connects to the hub at `url` with `key` through Settings, as a user would, and waits
+        until the switch has finished."""
+        self.show("settings")
+        self.choose_hub("self-hosted")
+        self.set_value("settings-self-hosted-url", url)
+        self.set_value("settings-self-hosted-key", key)
+        self.tid("settings-connect-self-hosted").click()
+        self.wait(lambda: self.tid("settings-status").get_attribute("data-mode") == "selfHosted")
+        self.settings_settled()
+
     def start_upload(self):
         """Presses Upload once it is enabled and waits until the upload has begun (the button
         is disabled while one runs, and a summary shows when it ends). A press the page never
@@ -151,6 +162,21 @@ class App:
             self.tid("upload-start").click()
             try:
                 self.wait(lambda: not self.tid("upload-start").is_enabled() or self.tid("upload-summary").text, 15)
+                return
+            except TimeoutException:
+                if attempt == 2:
+                    raise
+
+    def cancel_upload(self):
+        """Presses Cancel on the running upload and waits until the page took the press (the
+        overall line says "Cancelling…", or the upload already ended)."""
+        for attempt in range(3):
+            self.wait(lambda: self.tid("upload-cancel").is_displayed() and self.tid("upload-cancel").is_enabled(),
+                      message="Cancel never became usable")
+            self.tid("upload-cancel").click()
+            try:
+                self.wait(lambda: "Cancelling" in self.tid("overall-text").get_attribute("textContent")
+                          or self.tid("upload-summary").is_displayed(), 10)
                 return
             except TimeoutException:
                 if attempt == 2:
@@ -411,8 +437,10 @@ def ango_hub():
             proc.wait()
 
 
-def real_drag(display: str, paths: list[Path], target: dict):
-    """Drags `paths` from another X client onto the screen rectangle `target` (XDND)."""
+def real_drag(display: str, paths: list[Path], target: dict, while_held=None):
+    """Drags `paths` from another X client onto the screen rectangle `target` (XDND); with
+    `while_held`, calls it while the pointer is over the target with the button down, before
+    the drop."""
     env = {**os.environ, "DISPLAY": display, "GSETTINGS_BACKEND": "memory", "NO_AT_BRIDGE": "1"}
     src_x, src_y = 1090, 690
     helper = subprocess.Popen(
@@ -436,6 +464,8 @@ def real_drag(display: str, paths: list[Path], target: dict):
             xdo("mousemove", x0 + (x1 - x0) * i // 12, y0 + (y1 - y0) * i // 12)
             time.sleep(0.1)
         time.sleep(0.5)
+        if while_held:
+            while_held()
         xdo("mouseup", 1)
         helper.wait(timeout=15)
     finally:

@@ -241,12 +241,7 @@ def test_assets_view_newest_first_search_batch_location_and_preview(app: App, tm
 
 def test_assets_view_on_a_plain_ango_hub(app: App, ango_hub: AngoHub, tmp_path: Path):
     """A hub that lists newest first and knows only Ango's documented filters."""
-    app.show("settings")
-    app.choose_hub("self-hosted")
-    app.set_value("settings-self-hosted-url", ango_hub.url)
-    app.set_value("settings-self-hosted-key", ango_hub.key)
-    app.tid("settings-connect-self-hosted").click()
-    app.wait(lambda: app.tid("settings-status").get_attribute("data-mode") == "selfHosted")
+    app.connect_self_hosted(ango_hub.url, ango_hub.key)
     project = app.new_project("Ango assets")
     app.tid("batch-new").click()
     app.tid("batch-new-name").send_keys("night")

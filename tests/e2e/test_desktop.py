@@ -236,14 +236,14 @@ def test_ten_thousand_files_stay_responsive(app: App, tmp_path: Path):
     # Start, cancel part-way, then one "Resume" sends the rest: every file once.
     app.tid("upload-start").click()
     app.wait(lambda: re.search(r"· [1-9]\d* of 10000 files sent", app.tid("overall-text").text.replace(",", "")), 300)
-    app.tid("upload-cancel").click()
+    app.cancel_upload()
     summary = app.wait_text("upload-summary", "cancelled", 300).replace(",", "")
     counts = summary_counts(app)
     first = counts["uploaded"]
     assert 0 < first < 10_000, summary
     assert counts["cancelled"] == 10_000 - first and counts["failed"] == 0, counts
     assert len(app.assets()) == first
-    assert app.tid("upload-start").text.replace(",", "") == f"Resume ({10_000 - first})"
+    app.wait(lambda: app.tid("upload-start").text.replace(",", "") == f"Resume ({10_000 - first})")
     app.tid("upload-start").click()
     app.wait(lambda: summary_counts(app)["uploaded"] == 10_000, 600)
     names = [a["external_id"] for a in app.assets()]

@@ -6,18 +6,15 @@ focus goes. Every assertion is on screen, and in the hub's catalog where it coun
 from __future__ import annotations
 
 import json
-import os
 import re
 import socket
-import subprocess
 import time
 from pathlib import Path
 
 import pytest
-from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 
-from conftest import HERE, AngoHub, App, free_port
+from conftest import AngoHub, App, real_drag
 from test_desktop import all_rows, summary_counts
 
 SIZES = [(1180, 760), (900, 600)]
@@ -47,34 +44,7 @@ note();
 def hold_drag(app: App, paths: list[Path], onto: str, while_held):
     """Drags `paths` over the element `onto` from another X client, calls `while_held()` while
     the pointer is over the window with the button down, then drops."""
-    env = {**os.environ, "DISPLAY": app.display, "GSETTINGS_BACKEND": "memory", "NO_AT_BRIDGE": "1"}
-    target = app.rect(onto)
-    src_x, src_y = 1090, 690
-    helper = subprocess.Popen(
-        ["/usr/bin/python3", str(HERE / "drag_source.py"), str(src_x), str(src_y), *map(str, paths)],
-        env=env, stdout=subprocess.PIPE, text=True,
-    )
-    try:
-        assert helper.stdout.readline().strip() == "ready"
-        x0, y0 = src_x + 40, src_y + 30
-        x1, y1 = int(target["x"] + target["w"] / 2), int(target["y"] + target["h"] / 2)
-
-        def xdo(*args):
-            subprocess.run(["xdotool", *map(str, args)], env=env, check=True)
-
-        xdo("mousemove", x0, y0)
-        time.sleep(0.2)
-        xdo("mousedown", 1)
-        for i in range(1, 13):
-            xdo("mousemove", x0 + (x1 - x0) * i // 12, y0 + (y1 - y0) * i // 12)
-            time.sleep(0.1)
-        time.sleep(0.5)
-        while_held()
-        xdo("mouseup", 1)
-        helper.wait(timeout=15)
-    finally:
-        if helper.poll() is None:
-            helper.kill()
+    real_drag(app.display, paths, app.rect(onto), while_held)
 
 
 def vbr_copy(media: Path, folder: Path, name: str) -> Path:
@@ -161,7 +131,9 @@ def test_the_summary_counts_every_file_and_problems_come_first(app: App, media: 
         app.screenshot("19-upload-summary-rejected")
 
 
-def test_cancel_is_neutral_and_one_resume_sends_the_rest_once(app: App, tmp_path: Path):
+@pytest.mark.parametrize("size", SIZES, ids=["default", "900x600"])
+def test_cancel_is_neutral_and_one_resume_sends_the_rest_once(app: App, tmp_path: Path, size):
+    app.resize(*size)
     folder = tmp_path / "many"
     folder.mkdir()
     for i in range(3000):
@@ -171,7 +143,7 @@ def test_cancel_is_neutral_and_one_resume_sends_the_rest_once(app: App, tmp_path
     app.start_upload()
     # Cancelled once some files are in the project and many are not.
     app.wait(lambda: re.search(r"· [1-9][\d,]* in the project", app.tid("overall-text").text), 120)
-    app.tid("upload-cancel").click()
+    app.cancel_upload()
     summary = app.wait_text("upload-summary", "cancelled", 300).replace(",", "")
     counts = summary_counts(app)
     assert counts["failed"] == 0 and counts["uploaded"] + counts["cancelled"] == 3000, counts
@@ -190,10 +162,12 @@ def test_cancel_is_neutral_and_one_resume_sends_the_rest_once(app: App, tmp_path
     not_sent = [r for r in rows.values() if r["state"] == "cancelled"]
     assert len(not_sent) == counts["cancelled"]
     assert all("not sent" in r["text"] and "failed" not in r["text"] for r in not_sent)
-    assert app.tid("upload-start").text.replace(",", "") == f"Resume ({counts['cancelled']})"
+    app.wait(lambda: app.tid("upload-start").text.replace(",", "") == f"Resume ({counts['cancelled']})")
     assert not app.tids("upload-retry")
     assert len(app.assets()) == counts["uploaded"]
-    app.screenshot("21-upload-cancelled")
+    if size == SIZES[0]:
+        app.screenshot("21-upload-cancelled")
+    assert app.covered_controls("view-upload") == []
 
     app.tid("upload-start").click()
     app.wait(lambda: summary_counts(app)["uploaded"] == 3000, 600)
@@ -201,7 +175,9 @@ def test_cancel_is_neutral_and_one_resume_sends_the_rest_once(app: App, tmp_path
     assert len(names) == len(set(names)) == 3000
 
 
-def test_progress_shows_conversion_sending_and_registration_as_steps(app: App, media: Path, tmp_path: Path):
+@pytest.mark.parametrize("size", SIZES, ids=["default", "900x600"])
+def test_progress_shows_conversion_sending_and_registration_as_steps(app: App, media: Path, tmp_path: Path, size):
+    app.resize(*size)
     folder = tmp_path / "steps"
     folder.mkdir()
     for i in range(1200):
@@ -261,7 +237,9 @@ def test_progress_shows_conversion_sending_and_registration_as_steps(app: App, m
     assert len(wav) == 1 and (app.root / wav[0]["blob_key"]).read_bytes()[:4] == b"RIFF"
 
 
-def test_lists_and_tables_dropped_on_upload_are_offered_to_their_views(app: App, tmp_path: Path):
+@pytest.mark.parametrize("size", SIZES, ids=["default", "900x600"])
+def test_lists_and_tables_dropped_on_upload_are_offered_to_their_views(app: App, tmp_path: Path, size):
+    app.resize(*size)
     table = tmp_path / "people.csv"
     table.write_text("id,name\np1,Ada\np2,Grace\n")
     listing = tmp_path / "list.json"
@@ -315,7 +293,9 @@ def test_lists_and_tables_dropped_on_upload_are_offered_to_their_views(app: App,
     assert "people.csv" in all_rows(app)
 
 
-def test_a_switch_of_project_or_hub_rechecks_the_list(app: App, ango_hub: AngoHub, tmp_path: Path):
+@pytest.mark.parametrize("size", SIZES, ids=["default", "900x600"])
+def test_a_switch_of_project_or_hub_rechecks_the_list(app: App, ango_hub: AngoHub, tmp_path: Path, size):
+    app.resize(*size)
     files = []
     for i in range(3):
         f = tmp_path / f"doc-{i}.md"
@@ -344,13 +324,7 @@ def test_a_switch_of_project_or_hub_rechecks_the_list(app: App, ango_hub: AngoHu
     app.tid("batch-new").click()
     app.tid("batch-new-name").send_keys("old batch", Keys.ENTER)
     app.wait(lambda: app.tid("batch-select").get_attribute("value") == "old batch")
-    app.show("settings")
-    app.choose_hub("self-hosted")
-    app.set_value("settings-self-hosted-url", ango_hub.url)
-    app.set_value("settings-self-hosted-key", ango_hub.key)
-    app.tid("settings-connect-self-hosted").click()
-    app.wait(lambda: app.tid("settings-status").get_attribute("data-mode") == "selfHosted")
-    app.settings_settled()
+    app.connect_self_hosted(ango_hub.url, ango_hub.key)
     app.show("upload")
     options = app.driver.execute_script("return [...arguments[0].options].map(o => o.text)", app.tid("batch-select"))
     assert options == ["No batch"], options
@@ -408,7 +382,9 @@ def test_connecting_says_so_and_fails_fast_in_plain_words(app: App, ango_hub: An
     assert app.covered_controls("view-settings") == []
 
 
-def test_the_tab_list_works_from_the_keyboard(app: App):
+@pytest.mark.parametrize("size", SIZES, ids=["default", "900x600"])
+def test_the_tab_list_works_from_the_keyboard(app: App, size):
+    app.resize(*size)
     tab = app.tid("nav-upload")
     assert tab.get_attribute("role") == "tab" and tab.get_attribute("aria-selected") == "true"
     tab.send_keys(Keys.ARROW_RIGHT)
