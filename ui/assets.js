@@ -52,6 +52,18 @@ function kindOf(a) {
   return EXT_KIND[extOf(d)] ?? EXT_KIND[extOf(a.externalId)] ?? '';
 }
 
+/** What an asset's kind cell says: its kind, and when its stored file is WAV while its external
+ * ID names another format, that it was converted (the ID keeps the source file's name, so labels
+ * still match the file the team has). */
+function kindText(a) {
+  const kind = kindOf(a);
+  const from = extOf(a.externalId);
+  if (kind === 'audio' && extOf(a.data ?? '') === 'wav' && from && from !== 'wav') {
+    return `audio, converted to WAV from ${from.toUpperCase()}`;
+  }
+  return kind;
+}
+
 function shorten(text, max = 48) {
   return text.length <= max ? text : `${text.slice(0, 18)}…${text.slice(-(max - 19))}`;
 }
@@ -170,7 +182,7 @@ function row(a, names) {
   const createdText = created && !Number.isNaN(created.getTime()) ? created.toLocaleString() : (a.createdAt ?? '');
   tr.append(
     cell(a.externalId, a.externalId, 'id'),
-    cell(kindOf(a) || '—', kindOf(a) ? '' : 'The hub gives no kind, and the URL has no known extension', 'kind'),
+    cell(kindText(a) || '—', kindOf(a) ? '' : 'The hub gives no kind, and the URL has no known extension', 'kind'),
     cell(sz.text, sz.title, 'size'),
     cell(loc.text, loc.title, 'location'),
     cell(batches || '—', batches || 'In no batch', 'batches'),
@@ -236,7 +248,7 @@ function meta(a, loc) {
   const entries = [
     ['External ID', a.externalId],
     ['Asset ID', a._id],
-    ['Kind', kindOf(a) || '—'],
+    ['Kind', kindText(a) || '—'],
     ['Size', sz.text === '—' ? `— (${sz.title})` : sz.text],
     ['Location', loc.title],
     ['Batches', (a.batches ?? []).map((b) => names.get(b) ?? b).join(', ') || '—'],

@@ -247,8 +247,9 @@ impl std::fmt::Display for Problem {
             "{}:{}: {severity} [{}]",
             self.line, self.column, self.code
         )?;
+        // Entries are counted from 1, as lines are (the JSON report keeps the 0-based index).
         if let Some(i) = self.index {
-            write!(f, " entry {i}")?;
+            write!(f, " entry {}", i + 1)?;
         }
         // The message names the field already.
         write!(f, ": {}", self.message)

@@ -204,6 +204,12 @@ def test_real_drag_of_files_and_a_folder_then_upload(app: App, media: Path, disp
     assert f"{uploaded} assets" in app.tid("assets-total").text
     shown = {r.get_attribute("data-external-id") for r in app.tids("asset-row")}
     assert shown == set(assets)
+    # The converted file keeps its name as its ID (labels match the source file) and says what
+    # it holds.
+    kind = app.driver.execute_script(
+        "return [...document.querySelectorAll('[data-testid=asset-row]')]"
+        ".find(r => r.dataset.externalId === 'vbr.mp3')?.querySelector('[data-col=kind]')?.textContent")
+    assert kind == "audio, converted to WAV from MP3", kind
     app.screenshot("07-assets")
 
 

@@ -171,8 +171,8 @@ pub async fn import(s: &Session, a: CloudImportArgs, json_out: bool) -> anyhow::
         let errors = report.errors();
         if report.dry_run {
             println!(
-                "dry run: {} entries, {} valid, {errors} errors; nothing imported",
-                report.summary.entries, report.summary.valid
+                "dry run: {} entries, {} ready, {} with errors ({errors} errors); nothing imported",
+                report.summary.entries, report.ready, report.with_errors
             );
         } else if report.imported == 0 && errors > 0 && !a.skip_bad {
             println!("nothing imported: {errors} errors (fix them, or pass --skip-bad to import the good entries)");
