@@ -10,6 +10,9 @@ what arrived there is checked through that API, as with the real Ango Hub.
 
 from __future__ import annotations
 
+import contextlib
+import functools
+import http.server
 import json
 import os
 import re
@@ -435,6 +438,23 @@ def ango_hub():
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+
+@contextlib.contextmanager
+def serve_folder(folder: Path):
+    """A quiet web server on loopback for the files in `folder` (any other path answers 404);
+    yields its base URL."""
+
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Quiet, directory=str(folder)))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
 
 
 def real_drag(display: str, paths: list[Path], target: dict, while_held=None):

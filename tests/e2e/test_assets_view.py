@@ -14,7 +14,7 @@ from pathlib import Path
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 
-from conftest import CLI, REPO, SHOTS, AngoHub, App
+from conftest import CLI, REPO, AngoHub, App
 
 ICON = REPO / "src-tauri" / "icons" / "icon.png"
 

@@ -6,16 +6,13 @@ hub's catalog."""
 
 from __future__ import annotations
 
-import functools
-import http.server
 import json
-import threading
 from pathlib import Path
 
 import pytest
 from selenium.webdriver.common.by import By
 
-from conftest import App
+from conftest import App, serve_folder
 
 SIZES = {"default": None, "900": (900, 600)}
 LONG_URL = "https://images.example.com/collections/portraits/2024/ada-lovelace-full-resolution.jpg"
@@ -37,12 +34,8 @@ def site(tmp_path: Path):
     root.mkdir()
     for name in ("ada.png", "grace.png"):
         (root / name).write_bytes(PNG.read_bytes())
-    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(root))
-    handler.log_message = lambda *a: None
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
+    with serve_folder(root) as url:
+        yield url
 
 
 def open_table(app: App, path: Path, columns: int):

@@ -6,17 +6,14 @@ Every import is checked in the hub's catalog too."""
 
 from __future__ import annotations
 
-import functools
-import http.server
 import json
 import re
-import threading
 from pathlib import Path
 
 import pytest
 from selenium.common.exceptions import StaleElementReferenceException
 
-from conftest import REPO, App, free_port
+from conftest import REPO, App, free_port, serve_folder
 
 ICON = REPO / "src-tauri" / "icons" / "icon.png"
 NAMES = ["a.png", "b.png", "my cat.png", "our cat.png", "edited.png"]
@@ -29,16 +26,8 @@ def web(tmp_path: Path):
     site.mkdir()
     for name in NAMES:
         (site / name).write_bytes(ICON.read_bytes())
-
-    class Quiet(http.server.SimpleHTTPRequestHandler):
-        def log_message(self, *args):
-            pass
-
-    handler = functools.partial(Quiet, directory=str(site))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
+    with serve_folder(site) as url:
+        yield url
 
 
 def one_per_line(entries: list[dict]) -> str:

@@ -3,8 +3,6 @@ checked both on screen and in the hub's catalog. Each view is saved as a screens
 
 from __future__ import annotations
 
-import functools
-import http.server
 import json
 import os
 import re
@@ -12,7 +10,6 @@ import secrets
 import sqlite3
 import stat
 import subprocess
-import threading
 import time
 from pathlib import Path
 
@@ -20,7 +17,7 @@ import pytest
 from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.common.by import By
 
-from conftest import CLI, AngoHub, App, free_port, real_drag
+from conftest import CLI, AngoHub, App, free_port, real_drag, serve_folder
 
 
 def all_rows(app: App) -> dict[str, dict]:
@@ -470,12 +467,8 @@ def web(tmp_path: Path):
     png = Path(__file__).resolve().parent.parent.parent / "src-tauri" / "icons" / "icon.png"
     (site / "a.png").write_bytes(png.read_bytes())
     (site / "b.png").write_bytes(png.read_bytes())
-    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(site))
-    handler.log_message = lambda *a: None
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
+    with serve_folder(site) as url:
+        yield url
 
 
 def test_cloud_import_is_checked_before_importing(app: App, web: str, tmp_path: Path):

@@ -340,7 +340,9 @@ def test_a_switch_of_project_or_hub_rechecks_the_list(app: App, ango_hub: AngoHu
     assert sorted(a["externalId"] for a in ango_hub.assets(project)) == ["doc-0.md", "doc-1.md", "doc-2.md"]
 
 
-def test_connecting_says_so_and_fails_fast_in_plain_words(app: App, ango_hub: AngoHub):
+@pytest.mark.parametrize("size", SIZES, ids=["default", "900x600"])
+def test_connecting_says_so_and_fails_fast_in_plain_words(app: App, ango_hub: AngoHub, size):
+    app.resize(*size)
     app.show("settings")
     app.choose_hub("self-hosted")
     # Not an address at all: said in the app's words, nothing is tried.
@@ -377,8 +379,6 @@ def test_connecting_says_so_and_fails_fast_in_plain_words(app: App, ango_hub: An
     # Settings shows one address for the hub in use.
     status = app.tid("settings-status").text
     assert "Remote URL" not in status and status.count("http://127.0.0.1") <= 1, status
-    assert app.covered_controls("view-settings") == []
-    app.resize(900, 600)
     assert app.covered_controls("view-settings") == []
 
 
